@@ -1,0 +1,84 @@
+"""Datasets by name, with the options every experiment uses: `load("fashion_mnist", n_train=1000)`."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nncore.datasets import mnist, toy
+from nncore.datasets.errors import DatasetError
+from nncore.datasets.idx import read_idx, write_idx
+
+NAMES = ("mnist", "fashion_mnist", "digits", "moons", "xor")
+IMAGE_SETS = ("mnist", "fashion_mnist")
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray
+    t_test: np.ndarray
+    n_classes: int
+    x_val: np.ndarray = None
+    t_val: np.ndarray = None
+
+
+def _raw(name, data_dir, allow_download, params):
+    if name == "mnist":
+        return mnist.load_raw(mnist.MNIST, data_dir, allow_download), 255.0
+    if name == "fashion_mnist":
+        return mnist.load_raw(mnist.FASHION_MNIST, data_dir, allow_download), 255.0
+    if name == "digits":
+        return toy.digits(**params), 16.0
+    if name == "moons":
+        return toy.moons(**params), None
+    if name == "xor":
+        return toy.xor(), None
+    raise DatasetError(f"unknown dataset {name!r}: choose from {', '.join(NAMES)}")
+
+
+def one_hot(t, n_classes, dtype=np.float64):
+    out = np.zeros((t.size, n_classes), dtype=dtype)
+    out[np.arange(t.size), t] = 1
+    return out
+
+
+def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=None, validation=0,
+         split_seed=0, dtype=np.float64, data_dir=None, allow_download=True, **params):
+    """Load a dataset as float arrays of `dtype` and integer (or one-hot) labels.
+
+    normalize: scale pixels to [0, 1] (images, digits). flatten: images as rows of 784, else
+    (N, 1, 28, 28). n_train: keep the first N training samples. validation: a fraction (< 1) or a
+    count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
+    params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
+    """
+    (x_train, t_train, x_test, t_test), scale = _raw(name, data_dir, allow_download, params)
+    if n_train is not None:
+        x_train, t_train = x_train[:n_train], t_train[:n_train]
+    x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
+    if normalize and scale:
+        x_train /= scale
+        x_test /= scale
+    if name in IMAGE_SETS:
+        shape = (-1, x_train[0].size) if flatten else (-1, 1) + x_train.shape[1:]
+        x_train, x_test = x_train.reshape(shape), x_test.reshape(shape)
+    elif flatten:
+        x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    t_train, t_test = t_train.astype(np.int64), t_test.astype(np.int64)
+    n_classes = int(max(t_train.max(), t_test.max())) + 1
+    x_val = t_val = None
+    if validation:
+        n_val = int(round(validation * len(x_train))) if validation < 1 else int(validation)
+        order = np.random.default_rng(split_seed).permutation(len(x_train))
+        x_train, t_train = x_train[order], t_train[order]
+        x_val, t_val = x_train[:n_val], t_train[:n_val]
+        x_train, t_train = x_train[n_val:], t_train[n_val:]
+    if one_hot_labels:
+        t_train, t_test = one_hot(t_train, n_classes, dtype), one_hot(t_test, n_classes, dtype)
+        if t_val is not None:
+            t_val = one_hot(t_val, n_classes, dtype)
+    return Dataset(name, x_train, t_train, x_test, t_test, n_classes, x_val, t_val)
+
+
+__all__ = ["Dataset", "DatasetError", "NAMES", "load", "one_hot", "read_idx", "write_idx"]

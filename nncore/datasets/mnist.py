@@ -1,0 +1,107 @@
+"""MNIST and Fashion-MNIST: four IDX files found locally or downloaded and verified."""
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nncore.datasets.download import download
+from nncore.datasets.errors import DatasetError
+from nncore.datasets.idx import read_idx
+
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    name: str
+    mirrors: tuple
+    digests: tuple          # pinned digests of FILES, in order
+    algorithm: str = "sha256"
+    system_dirs: tuple = ()  # folders a system package installs the files into
+
+
+MNIST = IdxDataset(
+    "mnist",
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+             "https://storage.googleapis.com/cvdf-datasets/mnist/",
+             "http://yann.lecun.com/exdb/mnist/"),
+    digests=("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+)
+
+# Zalando publishes MD5 sums only; Debian's package recompresses the files, so it is found, not verified.
+FASHION_MNIST = IdxDataset(
+    "fashion_mnist",
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+    digests=("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+             "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+    algorithm="md5",
+    system_dirs=("/usr/share/datasets/fashion-mnist",),
+)
+
+
+def cache_dir(name):
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nnbench" / name
+
+
+def search_dirs(spec, data_dir=None):
+    """Where the files are looked for, in order: the explicit folder or $NNBENCH_DATA (and its
+    subfolder named after the dataset), the user cache, then system folders."""
+    dirs = []
+    explicit = data_dir or os.environ.get("NNBENCH_DATA")
+    if explicit:
+        dirs += [Path(explicit), Path(explicit) / spec.name]
+    dirs.append(cache_dir(spec.name))
+    dirs += [Path(d) for d in spec.system_dirs]
+    return dirs
+
+
+def _find(folder, name):
+    """The file in `folder`, compressed or not, or None."""
+    for candidate in (folder / name, folder / name[: -len(".gz")]):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locate(spec, data_dir=None, allow_download=True):
+    """Paths of the four files: the first folder holding all of them, else a download into the cache."""
+    dirs = search_dirs(spec, data_dir)
+    for folder in dirs:
+        paths = [_find(folder, f) for f in FILES]
+        if all(paths):
+            return paths
+    target = cache_dir(spec.name)
+    if allow_download:
+        try:
+            return [_find(target, f) or download(f, spec.mirrors, target, d, spec.algorithm)
+                    for f, d in zip(FILES, spec.digests)]
+        except DatasetError as e:
+            reason = f" (download failed: {e})"
+    else:
+        reason = ""
+    alternatives = "--dataset fashion_mnist (apt-get install dataset-fashion-mnist) or --dataset digits"
+    raise DatasetError(
+        f"{spec.name} not found{reason}: place {', '.join(FILES)} in {target} or in a folder named by "
+        f"NNBENCH_DATA (looked in {', '.join(str(d) for d in dirs)}); offline alternatives: {alternatives}")
+
+
+@lru_cache(maxsize=4)
+def _read_all(paths):
+    x_train = read_idx(paths[0], expect_ndim=3)
+    t_train = read_idx(paths[1], expect_ndim=1, expect_count=x_train.shape[0])
+    x_test = read_idx(paths[2], expect_ndim=3)
+    t_test = read_idx(paths[3], expect_ndim=1, expect_count=x_test.shape[0])
+    return x_train, t_train, x_test, t_test
+
+
+def load_raw(spec, data_dir=None, allow_download=True):
+    """(x_train, t_train, x_test, t_test) as uint8 arrays, images (N, 28, 28). Cached per process."""
+    paths = locate(spec, data_dir, allow_download)
+    return _read_all(tuple(str(p) for p in paths))

@@ -1,0 +1,30 @@
+"""Small datasets generated or shipped by scikit-learn: digits, moons, XOR. Each returns
+(x_train, t_train, x_test, t_test) with integer labels."""
+
+import numpy as np
+
+
+def digits(n_test=300):
+    """scikit-learn's 8x8 digits (1797 images, pixels 0..16); the first `n_test` are the test set."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x, t = data.images.astype(np.float64), data.target.astype(np.int64)
+    return x[n_test:], t[n_test:], x[:n_test], t[:n_test]
+
+
+def moons(n=200, noise=0.2, seed=0, n_test=None):
+    """Two interleaved half circles (scikit-learn make_moons) and a held-out set drawn the same way
+    with the next seed."""
+    from sklearn.datasets import make_moons
+
+    x, t = make_moons(n, noise=noise, random_state=seed)
+    xt, tt = make_moons(n_test or n, noise=noise, random_state=seed + 1)
+    return x, t.astype(np.int64), xt, tt.astype(np.int64)
+
+
+def xor():
+    """The four XOR points; the test set is the same four."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+    t = np.array([0, 1, 1, 0], dtype=np.int64)
+    return x, t, x.copy(), t.copy()

@@ -1,0 +1,67 @@
+"""The floor of a training step: its matrix products alone, back to back, in the step's order.
+
+A step can never be faster than its products; step time / floor time says how much the rest
+(activations, loss, bias sums, the optimizer) costs on top.
+"""
+
+import time
+
+import numpy as np
+
+
+def floor_products(net, batch):
+    """A no-argument callable running the products of one training step of `net` at this batch
+    size: every forward x @ W, then backwards each layer's x.T @ dout and dout @ W.T (none for
+    the input layer, whose dx a step never needs). Arrays are preallocated in the net's dtype."""
+    rng = np.random.default_rng(0)
+    dt = net.dtype
+    weights = [a.W for a in net.affines]
+    xs = [rng.standard_normal((batch, W.shape[0])).astype(dt) for W in weights]
+    outs = [np.empty((batch, W.shape[1]), dt) for W in weights]
+    dWs = [np.empty_like(W) for W in weights]
+    dxs = [np.empty_like(x) for x in xs]
+
+    def run():
+        for x, W, out in zip(xs, weights, outs):
+            np.matmul(x, W, out=out)
+        for i in range(len(weights) - 1, -1, -1):
+            np.matmul(xs[i].T, outs[i], out=dWs[i])
+            if i:
+                np.matmul(outs[i], weights[i].T, out=dxs[i])
+
+    return run
+
+
+def median_time(fn, repeat=50, number=20):
+    """Median and interquartile range (seconds per call) over `repeat` timings of `number` calls."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return float(med), float(q3 - q1)
+
+
+def training_step(net, optimizer, x, t):
+    """A no-argument callable doing one training step (gradient and update) on a fixed batch."""
+
+    def step():
+        _, grads = net.gradient(x, t)
+        optimizer.update(net.params, grads)
+
+    return step
+
+
+def step_vs_floor(net, optimizer, x, t, repeat=50, number=20):
+    """Median seconds of a training step, of its floor, and their ratio, timed interleaved in
+    this process so both see the same machine state."""
+    step, floor = training_step(net, optimizer, x, t), floor_products(net, x.shape[0])
+    step_times, floor_times = [], []
+    for _ in range(repeat):
+        step_times.append(median_time(step, 1, number)[0])
+        floor_times.append(median_time(floor, 1, number)[0])
+    s, f = float(np.median(step_times)), float(np.median(floor_times))
+    return {"step": s, "floor": f, "ratio": s / f}

@@ -1,0 +1,89 @@
+import gzip
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from nncore.datasets import write_idx
+from nncore.datasets.mnist import FILES
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dirs(tmp_path_factory, monkeypatch):
+    """No test sees the user's cache or NNBENCH_DATA."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("NNBENCH_DATA", raising=False)
+
+
+def tiny_idx_files(folder, n_train=60, n_test=20, seed=0):
+    """Write the four MNIST files for a tiny, learnable image set: class k lights up row k."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = []
+    for n in (n_train, n_test):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), labels * 2 + 3, :] = 255
+        arrays += [images, labels]
+    for name, array in zip(FILES, arrays):
+        write_idx(folder / name, array)
+    return arrays
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    folder = tmp_path / "tiny"
+    tiny_idx_files(folder)
+    return folder
+
+
+class FileServer:
+    """Serves bytes on 127.0.0.1: /ok/NAME in full, /broken/NAME cut off half way."""
+
+    def __init__(self, files):
+        self.files = files
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                kind, _, name = self.path.strip("/").partition("/")
+                body = server.files.get(name)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body if kind == "ok" else body[: len(body) // 2])
+                self.wfile.flush()
+                if kind != "ok":
+                    self.connection.close()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    folder = tmp_path / "served"
+    tiny_idx_files(folder)
+    files = {name: (folder / name).read_bytes() for name in FILES}
+    server = FileServer(files)
+    server.sha256 = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
+    yield server
+    server.close()
+
+
+def gz(data):
+    return gzip.compress(data)

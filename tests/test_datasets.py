@@ -1,0 +1,118 @@
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nncore
+from nncore.datasets import DatasetError, load, mnist
+from nncore.datasets.download import download, file_digest
+from nncore.datasets.mnist import FILES
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_mnist_from_explicit_folder_with_options(tiny_mnist):
+    d = load("mnist", data_dir=tiny_mnist)
+    assert d.x_train.shape == (60, 784) and d.x_test.shape == (20, 784)
+    assert d.x_train.dtype == np.float64 and 0 <= d.x_train.min() and d.x_train.max() == 1.0
+    raw = load("mnist", data_dir=tiny_mnist, normalize=False, flatten=False, dtype=np.float32)
+    assert raw.x_train.shape == (60, 1, 28, 28) and raw.x_train.max() == 255 and raw.x_train.dtype == np.float32
+    sub = load("mnist", data_dir=tiny_mnist, n_train=40, validation=0.25, one_hot_labels=True)
+    assert sub.x_train.shape == (30, 784) and sub.x_val.shape == (10, 784)
+    assert sub.t_train.shape == (30, 10) and np.all(sub.t_val.sum(axis=1) == 1)
+    # The validation rows are the first 40 training rows, shuffled by the seed: nothing lost.
+    rows = np.concatenate([sub.x_train, sub.x_val])
+    assert sorted(map(bytes, rows)) == sorted(map(bytes, d.x_train[:40]))
+    again = load("mnist", data_dir=tiny_mnist, n_train=40, validation=0.25)
+    assert np.array_equal(again.x_val, sub.x_val)
+
+
+def test_nnbench_data_environment_variable(tiny_mnist, monkeypatch):
+    monkeypatch.setenv("NNBENCH_DATA", str(tiny_mnist.parent))  # found in its "mnist" subfolder
+    (tiny_mnist.parent / "mnist").symlink_to(tiny_mnist)
+    assert load("mnist", allow_download=False).x_train.shape == (60, 784)
+
+
+def test_offline_error_names_folder_files_and_alternatives(tmp_path):
+    with pytest.raises(DatasetError) as info:
+        load("mnist", allow_download=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(mnist.cache_dir("mnist")) in message
+    assert all(f in message for f in FILES)
+    assert "fashion_mnist" in message and "digits" in message
+
+
+def test_unknown_dataset():
+    with pytest.raises(DatasetError, match="unknown dataset 'cifar'.*mnist, fashion_mnist"):
+        load("cifar")
+
+
+def spec_for(server, digests=None, mirrors=None):
+    return replace(mnist.MNIST, mirrors=mirrors or (server.url + "/ok/",),
+                   digests=digests or tuple(server.sha256[f] for f in FILES))
+
+
+def test_download_verifies_and_caches(file_server, monkeypatch):
+    spec = spec_for(file_server)
+    paths = mnist.locate(spec)
+    assert [p.parent for p in paths] == [mnist.cache_dir("mnist")] * 4
+    assert all(file_digest(p) == file_server.sha256[p.name] for p in paths)
+    assert not [p for p in paths[0].parent.iterdir() if p.name.endswith(".part")]
+    # Second time the cache answers: the server is not asked.
+    file_server.files.clear()
+    assert mnist.locate(spec) == paths
+    monkeypatch.setattr(mnist, "MNIST", spec)
+    assert load("mnist").x_train.shape == (60, 784)
+
+
+def test_checksum_mismatch_leaves_nothing(file_server):
+    spec = spec_for(file_server, digests=("0" * 64,) * 4)
+    with pytest.raises(DatasetError, match="sha256 mismatch"):
+        mnist.locate(spec)
+    assert not any(mnist.cache_dir("mnist").iterdir())
+
+
+def test_broken_connection_falls_back_to_next_mirror(file_server, tmp_path):
+    name = FILES[1]
+    tmp_path = tmp_path / "dest"
+    with pytest.raises(DatasetError, match="connection closed after|IncompleteRead|Incomplete"):
+        download(name, [file_server.url + "/broken/"], tmp_path, file_server.sha256[name])
+    assert list(tmp_path.iterdir()) == []
+    path = download(name, [file_server.url + "/broken/", file_server.url + "/ok/"], tmp_path,
+                    file_server.sha256[name])
+    assert file_digest(path) == file_server.sha256[name]
+
+
+def test_unreachable_mirror_is_one_line(tmp_path):
+    with pytest.raises(DatasetError) as info:
+        download(FILES[0], ["http://127.0.0.1:9/"], tmp_path, "0" * 64, timeout=2)
+    assert "\n" not in str(info.value) and "127.0.0.1:9" in str(info.value)
+
+
+def test_toy_sets():
+    moons = load("moons", n=100, noise=0.1, seed=3)
+    assert moons.x_train.shape == (100, 2) and moons.x_test.shape == (100, 2) and moons.n_classes == 2
+    assert not np.array_equal(moons.x_train, moons.x_test)
+    digits = load("digits")
+    assert digits.x_train.shape == (1497, 64) and digits.x_test.shape == (300, 64) and digits.x_train.max() == 1
+    xor = load("xor")
+    assert xor.t_train.tolist() == [0, 1, 1, 0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FASHION_DIR.is_dir() and not os.environ.get("CI"),
+                    reason="apt-get install dataset-fashion-mnist (CI installs it)")
+def test_fashion_mnist_end_to_end_learns():
+    """Debian's real Fashion-MNIST files: a small network reaches well above chance in 300 steps."""
+    d = load("fashion_mnist", dtype=np.float32)
+    assert d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
+    rng = np.random.default_rng(0)
+    net = nncore.MLP([784, 100, 10], rng, dtype=np.float32)
+    opt = nncore.Adam()
+    for _ in range(300):
+        idx = rng.choice(60000, 128)
+        opt.update(net.params, net.gradient(d.x_train[idx], d.t_train[idx])[1])
+    assert net.accuracy(d.x_test, d.t_test) > 0.75

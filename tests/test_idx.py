@@ -1,0 +1,72 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from nncore.datasets import DatasetError, read_idx, write_idx
+
+
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+def test_round_trip(tmp_path, name, dtype):
+    array = (np.arange(24).reshape(2, 3, 4) - 5).astype(dtype)
+    write_idx(tmp_path / name, array)
+    back = read_idx(tmp_path / name)
+    assert back.dtype == np.dtype(dtype) and np.array_equal(back, array)
+
+
+def write_bytes(tmp_path, data, name="f.idx"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_bad_magic_names_the_file(tmp_path):
+    path = write_bytes(tmp_path, b"\x1a\x2b\x08\x01" + b"\x00" * 8)
+    with pytest.raises(DatasetError, match=r"f\.idx: not an IDX file \(bad magic number 1a2b0801\)"):
+        read_idx(path)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(DatasetError, match="not an IDX file"):
+        read_idx(write_bytes(tmp_path, b""))
+
+
+def test_truncated_data(tmp_path):
+    write_idx(tmp_path / "ok.idx", np.zeros((10, 4), np.uint8))
+    data = (tmp_path / "ok.idx").read_bytes()
+    path = write_bytes(tmp_path, data[:-7])
+    with pytest.raises(DatasetError, match=r"f\.idx: truncated: 33 of 40 data bytes"):
+        read_idx(path)
+
+
+def test_truncated_header(tmp_path):
+    with pytest.raises(DatasetError, match="truncated inside its header"):
+        read_idx(write_bytes(tmp_path, b"\x00\x00\x08\x03\x00\x00\x00\x02"))
+
+
+def test_trailing_bytes(tmp_path):
+    write_idx(tmp_path / "ok.idx", np.zeros(5, np.uint8))
+    path = write_bytes(tmp_path, (tmp_path / "ok.idx").read_bytes() + b"xyz")
+    with pytest.raises(DatasetError, match="3 bytes past the data"):
+        read_idx(path)
+
+
+def test_expected_shape_checks(tmp_path):
+    write_idx(tmp_path / "l.idx", np.zeros(5, np.uint8))
+    with pytest.raises(DatasetError, match="has 1 dimensions, expected 3"):
+        read_idx(tmp_path / "l.idx", expect_ndim=3)
+    with pytest.raises(DatasetError, match="holds 5 items, expected 6"):
+        read_idx(tmp_path / "l.idx", expect_count=6)
+
+
+def test_corrupt_gzip(tmp_path):
+    good = gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x03abc")
+    path = write_bytes(tmp_path, good[:12], "f.idx.gz")
+    with pytest.raises(DatasetError, match=r"f\.idx\.gz: corrupt gzip data"):
+        read_idx(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DatasetError, match="cannot read"):
+        read_idx(tmp_path / "nope.idx")
