@@ -1,0 +1,160 @@
+"""The Python API and the orchestration behind `python -m bench run`: resolve the grid, open the
+run folder, run the missing cells, combine the tables, draw the figures, write the manifest."""
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from bench import registry
+from bench.errors import UserError
+from bench.grid import expand, parse_overrides, resolve_grid
+from bench.provenance import code_version, machine, package_versions
+from bench.report import save_figures
+from bench.runner import FailFast, execute
+from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
+from bench.tables import combine, summarize
+
+
+@dataclass
+class RunResult:
+    """A run's tables and folder: `.records` (tidy long), `.summary` (per setting), `.path`."""
+
+    records: pd.DataFrame
+    summary: pd.DataFrame
+    path: Path
+    manifest: dict
+
+    @property
+    def statuses(self):
+        return {cid: c["status"] for cid, c in self.manifest["cells"].items()}
+
+    @property
+    def failed(self):
+        return [cid for cid, s in self.statuses.items() if s == "failed"]
+
+
+def _prepare_dataset(dataset):
+    """Make sure an image set is on disk before any worker starts (one download, not one per worker)."""
+    from nncore.datasets import IMAGE_SETS, mnist
+
+    if dataset in IMAGE_SETS:
+        spec = mnist.MNIST if dataset == "mnist" else mnist.FASHION_MNIST
+        mnist.locate(spec)
+
+
+def _normalize_overrides(experiment, overrides):
+    if not overrides:
+        return {}
+    if isinstance(overrides, dict):
+        items = [f"{k}={_as_text(v)}" for k, v in overrides.items()]
+    else:
+        items = list(overrides)
+    return parse_overrides(items, experiment)
+
+
+def _as_text(values):
+    import json
+
+    values = values if isinstance(values, list) else [values]
+    return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
+def run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
+        results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
+        parallel_config=None, log=None):
+    """Run (or resume) an experiment's grid and return its RunResult.
+
+    overrides: {"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]. jobs: worker processes (default: all cores).
+    run: the run folder's name (default: the dataset, plus "-quick"). force: re-run every cell.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    experiment = registry.get(name)
+    grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
+                                          dataset, quick, seeds)
+    cells = expand(experiment, grid, dataset, n_seeds, root_seed)
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
+    _prepare_dataset(dataset)
+
+    store = RunStore(results_root(results_dir) / name / (run or default_run_name(dataset, quick)))
+    identity = {"experiment": name, "version": experiment.version, "dataset": dataset, "root_seed": root_seed}
+    store.open(identity, force=force)
+    previous = store.read_manifest() or {}
+    manifest = {
+        "config": {**identity, "grid": grid, "seeds": n_seeds, "quick": quick, "jobs": jobs,
+                   "blas_threads": blas_threads, "run": store.folder.name,
+                   "parallel": (parallel_config or {}).get("backend", "loky" if jobs > 1 else "in-process")},
+        "code_version": code_version(),
+        "packages": package_versions(),
+        "machine": machine(),
+        "started": previous.get("started") if not force else None,
+        "resumed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cells": {},
+    }
+    manifest["started"] = manifest["started"] or manifest["resumed"]
+    store.write_manifest(manifest)
+    store.point_latest()
+
+    pending = [c for c in cells if not store.is_done(c.cell_id)]
+    skipped = len(cells) - len(pending)
+    note = f"{name}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
+    if experiment.run_alone and pending:
+        note += " one at a time (timing cells run alone)"
+    log(note + f" -> {store.folder}")
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    bar = tqdm(total=len(pending), desc=name, unit="cell", disable=not show, dynamic_ncols=True)
+
+    def on_result(result):
+        store.write_cell(result.cell.cell_id, result.records, result.status)
+        bar.update()
+        if result.status["status"] != "ok":
+            log(f"cell {result.cell.cell_id} {result.status['status']}: {result.status.get('message')}")
+        if result.status["status"] == "failed" and fail_fast:
+            raise FailFast()
+
+    try:
+        execute(experiment, pending, on_result, jobs=jobs, root_seed=root_seed, blas_threads=blas_threads,
+                parallel_config=parallel_config)
+    except FailFast:
+        log("stopped at the first failed cell (--fail-fast)")
+    finally:
+        bar.close()
+
+    return finish(experiment, store, cells, manifest, figures)
+
+
+def finish(experiment, store, cells, manifest, figures=True):
+    """Combine the finished cells of this grid into the run's tables, figures and manifest."""
+    parts, statuses = [], {}
+    for cell in cells:
+        status = store.cell_status(cell.cell_id)
+        statuses[cell.cell_id] = status or {"status": "pending", "seed": cell.seed, "params": cell.params}
+        if status and status["status"] != "failed":
+            parts.append(store.read_cell(cell.cell_id))
+    manifest["cells"] = statuses
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if parts:
+        records = combine(parts)
+        summary = summarize(records)
+        store.write_tables(records, summary)
+        if figures:
+            manifest["figures"] = save_figures(experiment, records, store.figures_dir)
+    else:
+        records = summary = pd.DataFrame()
+    store.write_manifest(manifest)
+    return RunResult(records, summary, store.folder, manifest)
+
+
+def load(name, run="latest", results_dir=None):
+    """A stored run's RunResult, read from its folder without running anything."""
+    folder = resolve_run_dir(results_root(results_dir), name, run)
+    store = RunStore(folder)
+    records, summary = store.read_tables()
+    return RunResult(records, summary, folder, store.read_manifest())

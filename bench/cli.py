@@ -1,0 +1,137 @@
+"""`python -m bench`: list, run, report, compare."""
+
+import argparse
+import os
+import sys
+
+from bench import api, registry
+from bench.compare import compare_runs, format_comparison, resolve
+from bench.errors import UserError
+from bench.grid import expand, resolve_grid
+from bench.report import html_report, rebuild
+from bench.store import RunStore
+
+EXAMPLES = """examples:
+  python -m bench list
+  python -m bench run optimizer_compare --dataset fashion_mnist
+  python -m bench run optimizer_compare --quick --set optimizer=sgd,adam --seeds 2 --jobs 2
+  python -m bench report optimizer_compare      (figures again, from the stored tables)
+  python -m bench report --html                 (results/report.html)
+  python -m bench compare optimizer_compare/fashion_mnist path/to/other/run --fail-on-regression
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m bench", description="nnbench: run, store, plot and compare "
+                                "small-network experiments.", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="experiments: name, description, default cell count")
+
+    r = sub.add_parser("run", help="run or resume an experiment's grid")
+    r.add_argument("name", help="experiment name (see `list`)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=V1[,V2...]",
+                   help="override a grid parameter, e.g. --set lr=0.01,0.1 or --set hidden=[100,100]")
+    r.add_argument("--seeds", type=int, help="number of seeds per setting")
+    r.add_argument("--dataset", help="dataset (each experiment lists the ones it supports)")
+    r.add_argument("--quick", action="store_true", help="the reduced smoke-test variant")
+    r.add_argument("--jobs", "-j", type=int, help="worker processes (default: all cores)")
+    r.add_argument("--run", help="run folder name (default: the dataset, plus -quick)")
+    r.add_argument("--force", action="store_true", help="re-run every cell, discarding stored ones")
+    r.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")
+    r.add_argument("--root-seed", type=int, default=0, help="root of every cell's seed sequence (default 0)")
+    r.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads per pooled cell (default 1: identical bits for any --jobs)")
+    r.add_argument("--results", help="results folder (default ./results or $NNBENCH_RESULTS)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
+    rep.add_argument("name", nargs="?", help="experiment name")
+    rep.add_argument("--run", default="latest", help="run folder name (default: latest)")
+    rep.add_argument("--all", action="store_true", help="every experiment with a stored run")
+    rep.add_argument("--html", action="store_true", help="write results/report.html")
+    rep.add_argument("--results", help="results folder")
+
+    c = sub.add_parser("compare", help="per-metric differences of two runs, with 95%% CIs")
+    c.add_argument("run_a", help="EXPERIMENT, EXPERIMENT/RUN or a run folder")
+    c.add_argument("run_b")
+    c.add_argument("--fail-on-regression", action="store_true", help="exit 1 if a metric got significantly worse")
+    c.add_argument("--results", help="results folder")
+    return p
+
+
+def cmd_list(args):
+    rows = []
+    for name, exp in registry.all_experiments().items():
+        grid, dataset, seeds = resolve_grid(exp)
+        rows.append((name, len(expand(exp, grid, dataset, seeds)), exp.description))
+    width = max((len(r[0]) for r in rows), default=4)
+    print(f"{'name':<{width}}  cells  description")
+    for name, cells, desc in rows:
+        print(f"{name:<{width}}  {cells:>5}  {desc}")
+    return 0
+
+
+def cmd_run(args):
+    result = api.run(args.name, overrides=args.overrides, jobs=args.jobs, seeds=args.seeds, dataset=args.dataset,
+                     quick=args.quick, run=args.run, force=args.force, results_dir=args.results,
+                     fail_fast=args.fail_fast, root_seed=args.root_seed, blas_threads=args.blas_threads,
+                     progress=False if args.no_progress else None)
+    counts = {}
+    for s in result.statuses.values():
+        counts[s] = counts.get(s, 0) + 1
+    print(f"{args.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" -> {result.path}")
+    if not result.summary.empty:
+        print(f"tables: {result.path / 'records.parquet'}, {result.path / 'summary.csv'}; "
+              f"figures: {result.path / 'figures'}")
+    return 1 if result.failed else 0
+
+
+def cmd_report(args):
+    if args.html:
+        print(html_report(args.results, [args.name] if args.name else None))
+        return 0
+    if args.all:
+        from bench.store import results_root
+
+        root = results_root(args.results)
+        names = [n for n in registry.all_experiments() if (root / n / "latest").exists()]
+        if not names:
+            raise UserError(f"no runs under {root}")
+    elif args.name:
+        names = [args.name]
+    else:
+        raise UserError("name an experiment, or pass --all or --html")
+    for name in names:
+        folder, figures = rebuild(name, "latest" if args.all else args.run, args.results)
+        print(f"{name}: {len(figures)} figures -> {folder / 'figures'}")
+    return 0
+
+
+def cmd_compare(args):
+    folder_a = resolve(args.run_a, args.results)
+    experiment = RunStore(folder_a).read_manifest()["config"]["experiment"]
+    directions = registry.all_experiments().get(experiment)
+    table = compare_runs(args.run_a, args.run_b, args.results, directions.metrics if directions else {})
+    print(format_comparison(table))
+    n_reg = int(table["regression"].sum())
+    print(f"{int(table['significant'].sum())} significant differences, {n_reg} regressions (b vs a, 95% CI)")
+    return 1 if (args.fail_on_regression and n_reg) else 0
+
+
+def main(argv=None):
+    from nncore.datasets import DatasetError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}[args.command](args)
+    except (UserError, DatasetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,46 @@
+"""What an experiment declares. Experiments are pure: they know nothing of processes or files."""
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def cartesian(grid):
+    """Every combination of the grid's values, in the grid's order."""
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+@dataclass
+class Experiment:
+    """One registered experiment.
+
+    run(params, rng) -> Recorder (or DataFrame of step, epoch, metric, value) for one cell;
+    plot(records) -> {name: matplotlib Figure}, from the stored table alone.
+    grid: parameter -> list of values (a one-element list is a fixed setting the user may override).
+    points(grid, seed) -> list of parameter dicts: how the grid becomes cells; the default is the
+    cartesian product, a sampled search supplies its own (deterministic in `seed`).
+    quick: grid overrides (and "seeds") for a smoke-sized run.
+    metrics: metric -> "min" or "max", the better direction, used by `compare`.
+    """
+
+    name: str
+    description: str
+    run: Callable
+    plot: Callable
+    grid: dict
+    datasets: tuple = ("mnist",)
+    seeds: int = 3
+    quick: dict = field(default_factory=dict)
+    run_alone: bool = False
+    version: int = 1
+    metrics: dict = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)
+    points: Callable = None
+
+    @property
+    def dataset(self):
+        return self.datasets[0]
+
+    def expand(self, grid, seed):
+        return (self.points or (lambda g, s: cartesian(g)))(grid, seed)

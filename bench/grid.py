@@ -1,0 +1,119 @@
+"""From an experiment and the user's overrides to a list of cells, each with a stable id."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of one parameter setting with one seed."""
+
+    experiment: str
+    params: dict
+    seed: int
+    cell_id: str
+
+
+def parse_value(text):
+    """A command-line value: JSON (numbers, true/false/null, [lists]) or else a plain string."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty value")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if text[0] in "[{\"":
+            raise ValueError(f"malformed value {text!r}") from None
+        return text
+
+
+def split_values(text):
+    """Split 'a,b,[1,2]' at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced brackets in {text!r}")
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError(f"unbalanced brackets in {text!r}")
+    parts.append(text[start:])
+    return parts
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def parse_overrides(items, experiment):
+    """`--set name=v1,v2` strings to {name: [values]}, checked against the experiment's grid."""
+    grid = experiment.grid
+    valid = ", ".join(grid)
+    overrides = {}
+    for item in items or []:
+        name, sep, rest = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UserError(f"malformed override {item!r}: write --set NAME=VALUE[,VALUE...]; parameters: {valid}")
+        if name not in grid:
+            raise UserError(f"unknown parameter {name!r} for {experiment.name}: valid parameters are {valid}")
+        try:
+            values = [parse_value(v) for v in split_values(rest)]
+        except ValueError as e:
+            raise UserError(f"bad value for {name}: {e}; write --set {name}=VALUE[,VALUE...]") from None
+        defaults = grid[name]
+        for v in values:
+            if defaults and all(_is_number(d) for d in defaults) and not _is_number(v):
+                raise UserError(f"bad value for {name}: {v!r} is not a number (default {defaults})")
+            allowed = experiment.choices.get(name)
+            if allowed is not None and v not in allowed:
+                raise UserError(f"bad value for {name}: {v!r}; choose from {', '.join(map(str, allowed))}")
+        overrides[name] = values
+    return overrides
+
+
+def cell_id(experiment, params, seed, root_seed):
+    """Hash of everything that determines a cell's result: experiment name and version, parameters
+    (the dataset among them), seed and root seed."""
+    key = json.dumps({"experiment": experiment.name, "version": experiment.version, "params": params,
+                      "seed": seed, "root_seed": root_seed}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=None):
+    """The final grid (quick variant and overrides applied), dataset and seed count."""
+    grid = {k: list(v) for k, v in experiment.grid.items()}
+    n_seeds = experiment.seeds
+    if quick:
+        for k, v in experiment.quick.items():
+            if k == "seeds":
+                n_seeds = v
+            else:
+                grid[k] = list(v)
+    grid.update(overrides or {})
+    dataset = dataset or experiment.dataset
+    if dataset not in experiment.datasets:
+        raise UserError(f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}")
+    if seeds is not None:
+        if seeds < 1:
+            raise UserError(f"--seeds must be at least 1, got {seeds}")
+        n_seeds = seeds
+    return grid, dataset, n_seeds
+
+
+def expand(experiment, grid, dataset, n_seeds, root_seed=0):
+    """Cells in a stable order: parameter points as the experiment lays them out, then seeds."""
+    cells = []
+    for point in experiment.expand(grid, root_seed):
+        params = {**point, "dataset": dataset}
+        for seed in range(n_seeds):
+            cells.append(Cell(experiment.name, params, seed, cell_id(experiment, params, seed, root_seed)))
+    return cells

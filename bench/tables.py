@@ -1,0 +1,72 @@
+"""The tidy long tables: one row per (cell, step, metric), and the per-setting summary over seeds."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+LEAD = ["experiment", "cell_id", "seed"]
+TAIL = ["step", "epoch", "metric", "value"]
+
+
+def _cell_value(v):
+    return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
+
+
+def cell_records(cell, records):
+    """A cell's records with its identity and parameters as leading columns."""
+    df = records.copy()
+    lead = {"experiment": cell.experiment, "cell_id": cell.cell_id, "seed": cell.seed}
+    lead.update({k: _cell_value(v) for k, v in cell.params.items()})
+    for i, (k, v) in enumerate(lead.items()):
+        df.insert(i, k, [v] * len(df))
+    return df
+
+
+def param_columns(records):
+    return [c for c in records.columns if c not in LEAD and c not in TAIL]
+
+
+def combine(parts):
+    """Concatenate cell tables; a parameter column holding mixed types becomes text."""
+    df = pd.concat(parts, ignore_index=True)
+    for col in param_columns(df):
+        if df[col].dtype == object and len({type(v) for v in df[col]}) > 1:
+            df[col] = df[col].astype(str)
+    return df
+
+
+def final_values(records):
+    """Each cell's last value of each metric."""
+    last = records.sort_values("step", kind="stable").groupby(["cell_id", "metric"], sort=False).tail(1)
+    return last.reset_index(drop=True)
+
+
+def ci95(std, n):
+    """Half-width of the 95% confidence interval of a mean (Student t); NaN below two samples."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), np.nan)
+        return t * np.asarray(std) / np.sqrt(n)
+
+
+def summarize(records):
+    """Final metric per parameter setting: mean, std, 95% CI over seeds, n (finite values) and
+    n_diverged (cells whose value is NaN or infinite)."""
+    params = param_columns(records)
+    final = final_values(records)
+    final = final.assign(finite=np.isfinite(final["value"]))
+    keys = params + ["metric"]
+    rows = []
+    for key, group in final.groupby(keys, sort=False, dropna=False):
+        values = group.loc[group["finite"], "value"]
+        n = len(values)
+        std = values.std(ddof=1) if n > 1 else np.nan
+        half = ci95(std, n)
+        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)),
+                         mean=values.mean() if n else np.nan, std=std,
+                         ci95_low=values.mean() - half if n else np.nan,
+                         ci95_high=values.mean() + half if n else np.nan,
+                         n=n, n_diverged=int((~group["finite"]).sum())))
+    return pd.DataFrame(rows)

@@ -1,0 +1,25 @@
+"""Running the CLI as a user would: a real subprocess, in a scratch folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(extra_modules="tests.toy_experiment"):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["NNBENCH_EXPERIMENTS"] = extra_modules
+    env.pop("NNBENCH_RESULTS", None)
+    return env
+
+
+def bench_cmd(*args):
+    return [sys.executable, "-m", "bench", *args]
+
+
+def run_cli(*args, cwd, timeout=300):
+    return subprocess.run(bench_cmd(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,58 @@
+import pytest
+
+import bench
+from bench.errors import UserError
+from bench.grid import expand, parse_overrides, parse_value, resolve_grid, split_values
+from tests.toy_experiment import EXPERIMENT as TOY
+
+
+def test_parse_values():
+    assert parse_value("0.01") == 0.01 and parse_value("3") == 3 and parse_value("true") is True
+    assert parse_value("[100, 100]") == [100, 100] and parse_value("adam") == "adam"
+    with pytest.raises(ValueError):
+        parse_value("[1,")
+    assert split_values("a,[1,2],b") == ["a", "[1,2]", "b"]
+    with pytest.raises(ValueError):
+        split_values("[1,2")
+
+
+def test_overrides_checked_against_the_grid():
+    assert parse_overrides(["lr=0.01,0.1", "hidden=8"], TOY) == {"lr": [0.01, 0.1], "hidden": [8]}
+    with pytest.raises(UserError, match="unknown parameter 'lrr' for toy: valid parameters are lr, hidden"):
+        parse_overrides(["lrr=1"], TOY)
+    with pytest.raises(UserError, match="malformed override 'lr'"):
+        parse_overrides(["lr"], TOY)
+    with pytest.raises(UserError, match="'fast' is not a number"):
+        parse_overrides(["lr=fast"], TOY)
+    with pytest.raises(UserError, match="choose from ok, fail, diverge"):
+        parse_overrides(["mode=explode"], TOY)
+    with pytest.raises(UserError, match="bad value for lr"):
+        parse_overrides(["lr=[0.1"], TOY)
+
+
+def test_cells_ids_are_stable_and_distinct():
+    grid, dataset, seeds = resolve_grid(TOY)
+    cells = expand(TOY, grid, dataset, seeds)
+    assert len(cells) == 4 and len({c.cell_id for c in cells}) == 4
+    assert [c.cell_id for c in cells] == [c.cell_id for c in expand(TOY, grid, dataset, seeds)]
+    # Widening the grid keeps the old cells' ids.
+    wide = expand(TOY, {**grid, "lr": [0.1, 0.5, 1.0]}, dataset, seeds)
+    assert {c.cell_id for c in cells} < {c.cell_id for c in wide}
+    # The root seed is part of a cell's identity.
+    assert not {c.cell_id for c in cells} & {c.cell_id for c in expand(TOY, grid, dataset, seeds, root_seed=1)}
+
+
+def test_quick_and_seed_and_dataset_options():
+    grid, dataset, seeds = resolve_grid(TOY, quick=True)
+    assert grid["steps"] == [10] and seeds == 1 and dataset == "moons"
+    assert resolve_grid(TOY, seeds=5)[2] == 5
+    with pytest.raises(UserError, match="toy runs on moons, not 'mnist'"):
+        resolve_grid(TOY, dataset="mnist")
+
+
+def test_recorder_raises_on_non_finite():
+    rec = bench.Recorder()
+    rec.log("loss", 1.0, 0)
+    with pytest.raises(bench.Diverged) as info:
+        rec.log("loss", float("inf"), 1)
+    assert info.value.step == 1 and len(info.value.records.rows) == 2

@@ -1,0 +1,188 @@
+"""The harness end to end on the toy experiment: CLI subprocesses where processes matter."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench
+from bench import registry
+from bench.atomic import atomic_path
+from bench.compare import compare_summaries
+from tests.helpers import bench_cmd, cli_env, run_cli
+from tests.toy_experiment import EXPERIMENT as TOY
+
+registry.register(TOY)
+
+
+def records(folder):
+    return pd.read_parquet(folder / "records.parquet")
+
+
+def test_jobs_1_and_jobs_2_give_identical_tables(tmp_path):
+    a = run_cli("run", "toy", "--jobs", "1", "--run", "a", cwd=tmp_path)
+    b = run_cli("run", "toy", "--jobs", "2", "--run", "b", cwd=tmp_path)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    ra, rb = records(tmp_path / "results/toy/a"), records(tmp_path / "results/toy/b")
+    assert len(ra) == 4 * 31
+    pd.testing.assert_frame_equal(ra, rb)
+    sa = pd.read_parquet(tmp_path / "results/toy/a/summary.parquet")
+    pd.testing.assert_frame_equal(sa, pd.read_parquet(tmp_path / "results/toy/b/summary.parquet"))
+
+
+def test_tidy_tables_summary_and_manifest(tmp_path):
+    result = bench.run("toy", seeds=3, results_dir=tmp_path, progress=False, jobs=1)
+    r = result.records
+    assert list(r.columns) == ["experiment", "cell_id", "seed", "lr", "hidden", "steps", "mode", "sleep",
+                               "dataset", "step", "epoch", "metric", "value"]
+    assert set(r["metric"]) == {"loss", "accuracy"} and r.groupby("cell_id").size().eq(31).all()
+    s = result.summary
+    acc = s[(s["metric"] == "accuracy") & (s["lr"] == 0.5)].iloc[0]
+    finals = r[(r["metric"] == "accuracy") & (r["lr"] == 0.5)]["value"]
+    assert acc["n"] == 3 and acc["mean"] == pytest.approx(finals.mean())
+    assert acc["ci95_low"] < acc["mean"] < acc["ci95_high"]
+    assert (result.path / "summary.csv").read_text().startswith("lr,hidden,steps,mode,sleep,dataset,metric,mean")
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["config"]["grid"]["lr"] == [0.1, 0.5] and manifest["config"]["seeds"] == 3
+    assert {"numpy", "pandas", "python"} <= set(manifest["packages"]) and manifest["machine"]["cpu_count"]
+    assert all(c["status"] == "ok" and c["wall_time"] > 0 for c in manifest["cells"].values())
+    assert (tmp_path / "toy" / "latest").read_text().strip() == "moons"
+    assert {p.name for p in (result.path / "figures").iterdir()} == {"loss.png", "loss.svg"}
+    loaded = bench.load("toy", results_dir=tmp_path)
+    pd.testing.assert_frame_equal(loaded.records, r)
+
+
+def test_diverged_and_failed_cells_are_recorded_and_the_grid_completes(tmp_path):
+    proc = run_cli("run", "toy", "--set", "mode=ok,fail,diverge", "--set", "lr=0.1", "--jobs", "2", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    folder = tmp_path / "results/toy/moons"
+    cells = json.loads((folder / "manifest.json").read_text())["cells"]
+    by_mode = {}
+    for c in cells.values():
+        by_mode.setdefault(c["params"]["mode"], []).append(c)
+    assert [c["status"] for c in by_mode["ok"]] == ["ok", "ok"]
+    assert all(c["status"] == "failed" and "boom on purpose" in c["message"] for c in by_mode["fail"])
+    assert all(c["status"] == "diverged" and c["step"] == 3 for c in by_mode["diverge"])
+    r = records(folder)
+    diverged = r[r["mode"] == "diverge"]
+    assert set(diverged["metric"]) == {"loss", "diverged_at"} and diverged["step"].max() == 3
+    summary = pd.read_parquet(folder / "summary.parquet")
+    assert summary[(summary["mode"] == "diverge") & (summary["metric"] == "loss")]["n_diverged"].iloc[0] == 2
+    # --fail-fast stops the grid at the first failure.
+    fast = run_cli("run", "toy", "--set", "mode=fail", "--run", "ff", "--jobs", "1", "--fail-fast", cwd=tmp_path)
+    assert fast.returncode == 1 and "fail-fast" in fast.stderr
+    statuses = [c["status"] for c in json.loads((tmp_path / "results/toy/ff/manifest.json").read_text())["cells"]
+                .values()]
+    assert statuses.count("failed") == 1 and statuses.count("pending") == 3
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
+    args = ["run", "toy", "--set", "sleep=0.02", "--set", "lr=0.1,0.3,0.5", "--seeds", "2", "--jobs", "2"]
+    proc = subprocess.Popen(bench_cmd(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    cells_dir = tmp_path / "results/toy/moons/cells"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cells_dir.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.stem for p in cells_dir.glob("*.json")}
+    assert 2 <= len(done_before) < 6, "the kill should land mid-grid"
+    # Nothing partial is visible under a final name: every status has its complete table.
+    for status in cells_dir.glob("*.json"):
+        json.loads(status.read_text())
+        pd.read_parquet(status.with_suffix(".parquet"))
+    assert not (tmp_path / "results/toy/moons/records.parquet").exists()
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(done_before)} already done, running {6 - len(done_before)}" in again.stderr
+    assert not [p for p in cells_dir.iterdir() if p.name.startswith(".")]
+    assert run_cli(*args, "--run", "whole", cwd=tmp_path).returncode == 0
+    resumed, uninterrupted = records(tmp_path / "results/toy/moons"), records(tmp_path / "results/toy/whole")
+    assert resumed["cell_id"].nunique() == 6
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+
+def test_widened_grid_runs_only_new_cells_and_force_reruns(tmp_path):
+    logs = []
+    bench.run("toy", overrides={"lr": 0.1}, results_dir=tmp_path, progress=False, jobs=1, log=logs.append)
+    bench.run("toy", overrides={"lr": [0.1, 0.5]}, results_dir=tmp_path, progress=False, jobs=1, log=logs.append)
+    bench.run("toy", overrides={"lr": [0.1, 0.5]}, results_dir=tmp_path, progress=False, jobs=1, force=True,
+              log=logs.append)
+    assert [line.split(" -> ")[0] for line in logs] == [
+        "toy: 2 cells, 0 already done, running 2",
+        "toy: 4 cells, 2 already done, running 2",
+        "toy: 4 cells, 0 already done, running 4"]
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.parquet"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "nope"], "unknown experiment 'nope': known experiments are"),
+    (["run", "toy", "--set", "lrr=1"], "unknown parameter 'lrr' for toy: valid parameters are lr, hidden"),
+    (["run", "toy", "--set", "lr=[0.1"], "bad value for lr"),
+    (["run", "toy", "--set", "lr"], "malformed override 'lr'"),
+    (["run", "toy", "--dataset", "mnist"], "toy runs on moons, not 'mnist'"),
+    (["run", "toy", "--results", "/proc/nnbench"], "cannot write results to /proc/nnbench"),
+    (["report", "toy"], "no runs of toy under"),
+    (["compare", "toy", "toy"], "no runs of toy under"),
+])
+def test_cli_errors_are_one_line_exit_2(tmp_path, args, message):
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_run_folder_of_another_grid_is_refused(tmp_path):
+    assert run_cli("run", "toy", "--quick", "--run", "r", cwd=tmp_path).returncode == 0
+    proc = run_cli("run", "toy", "--quick", "--run", "r", "--root-seed", "7", cwd=tmp_path)
+    assert proc.returncode == 2 and "holds another run: root_seed 0 (asked 7)" in proc.stderr
+
+
+def test_list_report_html_and_compare(tmp_path):
+    listing = run_cli("list", cwd=tmp_path)
+    assert listing.returncode == 0 and any(line.split()[:2] == ["toy", "4"] for line in listing.stdout.splitlines())
+    assert run_cli("run", "toy", "--quick", cwd=tmp_path).returncode == 0
+    figures = tmp_path / "results/toy/moons-quick/figures"
+    for f in figures.iterdir():
+        f.unlink()
+    rep = run_cli("report", "toy", cwd=tmp_path)
+    assert rep.returncode == 0 and (figures / "loss.png").stat().st_size > 1000 and (figures / "loss.svg").exists()
+    html = run_cli("report", "--html", cwd=tmp_path)
+    page = (tmp_path / "results/report.html").read_text()
+    assert html.returncode == 0 and "data:image/png;base64," in page and "<table" in page
+    assert run_cli("run", "toy", "--quick", "--run", "other", "--root-seed", "3", cwd=tmp_path).returncode == 0
+    cmp = run_cli("compare", "toy/moons-quick", "toy/other", "--fail-on-regression", cwd=tmp_path)
+    assert cmp.returncode in (0, 1) and "regressions" in cmp.stdout
+
+
+def summary(means, std, n=5):
+    return pd.DataFrame({"lr": [0.1, 0.1], "metric": ["loss", "accuracy"], "mean": means, "std": std,
+                         "ci95_low": np.nan, "ci95_high": np.nan, "n": n, "n_diverged": 0})
+
+
+def test_compare_flags_significant_regressions_by_direction():
+    a = summary([0.50, 0.90], [0.01, 0.01])
+    worse = compare_summaries(a, summary([0.60, 0.80], [0.01, 0.01]), TOY.metrics)
+    assert worse["significant"].all() and worse["regression"].all()
+    better = compare_summaries(a, summary([0.40, 0.95], [0.01, 0.01]), TOY.metrics)
+    assert better["significant"].all() and not better["regression"].any()
+    noisy = compare_summaries(a, summary([0.51, 0.89], [0.2, 0.2]), TOY.metrics)
+    assert not noisy["significant"].any()
+    row = worse.iloc[0]
+    assert row["diff"] == pytest.approx(0.1) and row["ci95_low"] < row["diff"] < row["ci95_high"]
