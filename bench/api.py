@@ -142,7 +142,7 @@ def finish(experiment, store, cells, manifest, figures=True):
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if parts:
         records = combine(parts)
-        summary = summarize(records)
+        summary = summarize(records, experiment.summary_metrics, experiment.summary_by_step)
         store.write_tables(records, summary)
         if figures:
             manifest["figures"] = save_figures(experiment, records, store.figures_dir)

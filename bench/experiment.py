@@ -21,6 +21,9 @@ class Experiment:
     points(grid, seed) -> list of parameter dicts: how the grid becomes cells; the default is the
     cartesian product, a sampled search supplies its own (deterministic in `seed`).
     quick: grid overrides (and "seeds") for a smoke-sized run.
+    dataset_grids: dataset -> grid overrides, for settings that differ by dataset.
+    summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
+    step's value (e.g. one per batch size), not only each cell's last.
     metrics: metric -> "min" or "max", the better direction, used by `compare`.
     """
 
@@ -35,6 +38,9 @@ class Experiment:
     run_alone: bool = False
     version: int = 1
     metrics: dict = field(default_factory=dict)
+    dataset_grids: dict = field(default_factory=dict)
+    summary_metrics: tuple = None
+    summary_by_step: bool = False
     choices: dict = field(default_factory=dict)
     points: Callable = None
 

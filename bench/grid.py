@@ -90,7 +90,11 @@ def cell_id(experiment, params, seed, root_seed):
 
 def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=None):
     """The final grid (quick variant and overrides applied), dataset and seed count."""
+    dataset = dataset or experiment.dataset
+    if dataset not in experiment.datasets:
+        raise UserError(f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}")
     grid = {k: list(v) for k, v in experiment.grid.items()}
+    grid.update({k: list(v) for k, v in experiment.dataset_grids.get(dataset, {}).items()})
     n_seeds = experiment.seeds
     if quick:
         for k, v in experiment.quick.items():
@@ -99,9 +103,6 @@ def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=No
             else:
                 grid[k] = list(v)
     grid.update(overrides or {})
-    dataset = dataset or experiment.dataset
-    if dataset not in experiment.datasets:
-        raise UserError(f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}")
     if seeds is not None:
         if seeds < 1:
             raise UserError(f"--seeds must be at least 1, got {seeds}")

@@ -64,8 +64,9 @@ def mean_ci(records, metric, by, x="step", smooth=None):
     if smooth is not None:
         df = df.sort_values(x).copy()
         df["value"] = df.groupby("cell_id", sort=False)["value"].transform(lambda v: smooth(v.to_numpy()))
-    grouped = df.groupby(list(by) + [x], sort=True, dropna=False)["value"]
-    out = grouped.agg(["mean", "std", "count"]).reset_index()
+    # Groups keep the order they appear in (the grid's order); x ascends within each.
+    grouped = df.groupby(list(by) + [x], sort=False, dropna=False)["value"]
+    out = grouped.agg(["mean", "std", "count"]).reset_index().sort_values(x, kind="stable")
     out["half"] = ci95(out["std"].fillna(0), out["count"])
     out["half"] = out["half"].fillna(0)
     return out.rename(columns={"count": "n"})

@@ -53,13 +53,15 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
     params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
     """
+    dtype = np.dtype(dtype).type
     (x_train, t_train, x_test, t_test), scale = _raw(name, data_dir, allow_download, params)
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
-    x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
-    if normalize and scale:
-        x_train /= scale
-        x_test /= scale
+    if normalize and scale:  # one pass: convert and scale together (bitwise the same as astype, then /=)
+        x_train = np.divide(x_train, dtype(scale), dtype=dtype)
+        x_test = np.divide(x_test, dtype(scale), dtype=dtype)
+    else:
+        x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
     if name in IMAGE_SETS:
         shape = (-1, x_train[0].size) if flatten else (-1, 1) + x_train.shape[1:]
         x_train, x_test = x_train.reshape(shape), x_test.reshape(shape)

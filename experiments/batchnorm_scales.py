@@ -1,0 +1,98 @@
+"""Batch normalization against the initial weight scale (the book, ch. 6): 16 scales, with and
+without BatchNorm, on the first 1000 training images."""
+
+import numpy as np
+
+import bench
+from bench.plotting import band, figure, mean_ci
+from experiments.common import dataset, train
+from nncore import MLP, make_optimizer
+
+SCALES = [float(s) for s in np.logspace(0, -4, 16)]
+
+
+def run(params, rng):
+    data = dataset(params["dataset"], params["dtype"], n_train=params["n_train"])
+    sizes = [data.x_train.shape[1], *params["hidden"], data.n_classes]
+    net = MLP(sizes, rng, activation="relu", init=params["scale"], batchnorm=params["batchnorm"],
+              dtype=params["dtype"])
+    opt = make_optimizer("sgd", lr=params["lr"])
+    per_epoch = max(len(data.x_train) // params["batch"], 1)
+    rec = bench.Recorder()
+
+    def evaluate(step):
+        epoch = step // per_epoch
+        rec.log("train_acc", net.accuracy(data.x_train, data.t_train), step, epoch)
+        rec.log("test_acc", net.accuracy(data.x_test, data.t_test), step, epoch)
+
+    train(net, opt, data, rec, params["epochs"] * per_epoch, params["batch"], rng, per_epoch, evaluate)
+    return rec
+
+
+def _curves(ax, rows, metric):
+    for bn, style, label in ((True, "-", "Batch Normalization"), (False, "--", "Normal (without BN)")):
+        part = rows[rows["batchnorm"] == bn]
+        diverged = part[part["metric"] == "diverged_at"]
+        stats = mean_ci(part, metric, [], x="epoch")
+        if len(stats):
+            band(ax, stats["epoch"], stats["mean"], stats["half"], label=label, linestyle=style,
+                 color="C0" if bn else "C1")
+        if len(diverged):
+            n_cells = part["cell_id"].nunique()
+            ax.text(0.03, 0.92 if bn else 0.80, f"{'BN' if bn else 'plain'}: {len(diverged)}/{n_cells} diverged",
+                    transform=ax.transAxes, color="C0" if bn else "C1", fontsize=8)
+
+
+def plot(records):
+    scales = sorted(records["scale"].unique(), reverse=True)
+    n = len(scales)
+    cols = 4 if n >= 4 else n
+    rows_n = int(np.ceil(n / cols))
+    grid_fig, axes = figure(rows_n, cols, width=3.2 * cols, height=2.6 * rows_n, sharex=True, sharey=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_visible(False)
+            continue
+        _curves(ax, records[records["scale"] == scales[i]], "train_acc")
+        ax.set_title(f"W: {scales[i]:.4g}")
+        ax.set_ylim(0, 1.0)
+        if i % cols == 0:
+            ax.set_ylabel("train accuracy")
+        if i >= n - cols:
+            ax.set_xlabel("epochs")
+    axes.flat[0].legend(loc="lower right")
+    grid_fig.suptitle("training accuracy per initial weight scale: BN solid, plain dashed (mean ± 95% CI)")
+
+    summary_fig, ax = figure(1, 1, width=6.4, height=4.0)
+    ax = ax[0, 0]
+    last = records[records["metric"].isin(["train_acc", "test_acc"])].sort_values("step")
+    last = last.groupby(["cell_id", "metric"]).tail(1)
+    for (bn, metric), style in zip(((True, "test_acc"), (False, "test_acc"), (True, "train_acc"),
+                                    (False, "train_acc")), ("-", "--", "-", "--")):
+        part = last[(last["batchnorm"] == bn) & (last["metric"] == metric)]
+        stats = mean_ci(part, metric, [], x="scale").sort_values("scale")
+        band(ax, stats["scale"], stats["mean"], stats["half"], linestyle=style,
+             label=f"{'BN' if bn else 'plain'} {metric.replace('_acc', '')}",
+             color=("C0" if bn else "C1") if metric == "test_acc" else ("C2" if bn else "C3"))
+    ax.set_xscale("log")
+    ax.set_xlabel("initial weight std")
+    ax.set_ylabel("final accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("final accuracy vs weight scale (diverged cells have none)")
+    return {"batchnorm_scales": grid_fig, "batchnorm_final_accuracy": summary_fig}
+
+
+EXPERIMENT = bench.Experiment(
+    name="batchnorm_scales",
+    description="BN vs plain 784-100x5-10 ReLU over 16 weight scales, 1000 samples, SGD 0.01, 20 epochs",
+    run=run,
+    plot=plot,
+    grid={"scale": SCALES, "batchnorm": [True, False], "hidden": [[100] * 5], "n_train": [1000], "batch": [100],
+          "lr": [0.01], "epochs": [20], "dtype": ["float64"]},
+    datasets=("mnist", "fashion_mnist", "digits"),
+    seeds=3,
+    quick={"scale": [SCALES[0], SCALES[6], SCALES[12]], "n_train": [300], "epochs": [6], "seeds": 2},
+    metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
+    choices={"dtype": ["float64", "float32"]},
+)

@@ -1,0 +1,97 @@
+"""Batched vs per-sample inference (the book, ch. 3): the 784-50-100-10 sigmoid net classifying the
+10,000 test images one at a time and in batches; throughput per batch size, accuracy unchanged."""
+
+import pickle
+import time
+
+import numpy as np
+
+import bench
+from bench.plotting import band, figure, mean_ci
+from experiments.common import dataset, train
+from nncore import MLP, make_optimizer
+
+SIZES = [784, 50, 100, 10]
+
+
+def book_network(params, data, rng):
+    """The book's network: trained briefly here, or loaded from a pickled dict W1, b1, ..., b3."""
+    net = MLP(SIZES, rng, activation="sigmoid", init="xavier", dtype=params["dtype"])
+    if params["weights"]:
+        try:
+            with open(params["weights"], "rb") as f:
+                weights = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError) as e:
+            raise ValueError(f"cannot read weights file {params['weights']}: {e}") from None
+        net.set_params({k: weights[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")})
+        return net
+    train(net, make_optimizer("sgd", lr=params["lr"]), data, bench.Recorder(), params["train_iterations"], 100,
+          rng)
+    return net
+
+
+def labels_batched(net, x, batch):
+    """Predicted labels for every row of x, `batch` rows per forward pass."""
+    out = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), batch):
+        out[start:start + batch] = net._forward(x[start:start + batch], False).argmax(axis=1)
+    return out
+
+
+def run(params, rng):
+    data = dataset(params["dataset"], params["dtype"])
+    net = book_network(params, data, rng)
+    x, t = data.x_test, data.t_test
+    rec = bench.Recorder()
+    reference = None
+    for batch in params["batch_sizes"]:
+        times = []
+        for _ in range(params["repeats"]):
+            start = time.perf_counter()
+            labels = labels_batched(net, x, batch)
+            times.append(time.perf_counter() - start)
+        if reference is None:
+            reference = labels
+        q1, med, q3 = np.percentile(times, [25, 50, 75])
+        rec.log("seconds", med, batch)
+        rec.log("seconds_iqr", q3 - q1, batch)
+        rec.log("images_per_s", len(x) / med, batch)
+        rec.log("accuracy", float(np.mean(labels == t)), batch)
+        rec.log("labels_changed", int(np.count_nonzero(labels != reference)), batch)
+    return rec
+
+
+def plot(records):
+    fig, axes = figure(1, 2, width=11, height=4.0)
+    stats = mean_ci(records, "images_per_s", [], x="step")
+    band(axes[0, 0], stats["step"], stats["mean"], stats["half"], label="images per second")
+    axes[0, 0].plot(stats["step"], stats["mean"], "o", color="C0")
+    axes[0, 0].set_xscale("log")
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].set_xlabel("batch size (1 = per sample)")
+    axes[0, 0].set_ylabel("test images per second (median of repeats)")
+    axes[0, 0].set_title("throughput vs batch size, mean ± 95% CI over seeds")
+    acc = mean_ci(records, "accuracy", [], x="step")
+    axes[0, 1].plot(acc["step"], acc["mean"], "o-")
+    axes[0, 1].set_xscale("log")
+    axes[0, 1].set_xlabel("batch size")
+    axes[0, 1].set_ylabel("test accuracy")
+    axes[0, 1].set_title("accuracy is the same for every batch size")
+    return {"inference_speed": fig}
+
+
+EXPERIMENT = bench.Experiment(
+    name="inference_speed",
+    description="784-50-100-10 sigmoid net on 10k test images: per-sample vs batched throughput",
+    run=run,
+    plot=plot,
+    grid={"batch_sizes": [[1, 10, 100, 1000, 10000]], "repeats": [5], "weights": [None], "train_iterations": [2000],
+          "lr": [0.1], "dtype": ["float32"]},
+    datasets=("mnist", "fashion_mnist"),
+    seeds=3,
+    quick={"repeats": [2], "train_iterations": [200], "seeds": 1},
+    run_alone=True,
+    summary_by_step=True,
+    metrics={"images_per_s": "max", "seconds": "min", "accuracy": "max"},
+    choices={"dtype": ["float64", "float32"]},
+)

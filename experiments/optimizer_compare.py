@@ -1,0 +1,53 @@
+"""SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on one network (the book, ch. 6)."""
+
+import bench
+from experiments.common import dataset, plot_loss_curves, plot_metric, train
+from nncore import MLP, make_optimizer
+from nncore.optimizers import OPTIMIZERS
+
+LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
+          "rmsprop": "RMSprop", "adam": "Adam"}
+
+
+def run(params, rng):
+    data = dataset(params["dataset"], params["dtype"])
+    sizes = [data.x_train.shape[1], *params["hidden"], data.n_classes]
+    net = MLP(sizes, rng, activation="relu", init="he", dtype=params["dtype"])
+    opt = make_optimizer(params["optimizer"], lr=params["lr"])
+    rec = bench.Recorder()
+
+    def evaluate(step):
+        rec.log("test_acc", net.accuracy(data.x_test, data.t_test), step, epoch=step * params["batch"] / len(
+            data.x_train))
+
+    train(net, opt, data, rec, params["iterations"], params["batch"], rng, params["eval_every"], evaluate)
+    return rec
+
+
+def plot(records):
+    from bench.plotting import figure
+
+    fig, axes = figure(1, 2, width=11, height=4.2)
+    plot_loss_curves(axes[0, 0], records, "optimizer", LABELS)
+    axes[0, 0].set_title("training loss (11-point Kaiser smoothing), mean ± 95% CI")
+    plot_metric(axes[0, 1], records, "test_acc", "optimizer", LABELS)
+    axes[0, 1].set_xlabel("iterations")
+    axes[0, 1].set_ylabel("test accuracy")
+    axes[0, 1].set_title("test accuracy")
+    axes[0, 1].legend()
+    return {"optimizer_compare": fig}
+
+
+EXPERIMENT = bench.Experiment(
+    name="optimizer_compare",
+    description="SGD/Momentum/Nesterov/AdaGrad/RMSprop/Adam on 784-100x4-10 ReLU, batch 128, 2000 iterations",
+    run=run,
+    plot=plot,
+    grid={"optimizer": list(OPTIMIZERS), "lr": [None], "hidden": [[100, 100, 100, 100]], "batch": [128],
+          "iterations": [2000], "eval_every": [100], "dtype": ["float64"]},
+    datasets=("mnist", "fashion_mnist", "digits"),
+    seeds=3,
+    quick={"iterations": [150], "eval_every": [50], "hidden": [[50, 50]], "seeds": 2},
+    metrics={"loss": "min", "test_acc": "max"},
+    choices={"optimizer": list(OPTIMIZERS), "dtype": ["float64", "float32"]},
+)

@@ -1,0 +1,88 @@
+"""std=0.01 vs Xavier vs He initial weights (the book, ch. 6): training loss, and the activation
+histograms that explain it."""
+
+import numpy as np
+
+import bench
+from bench.plotting import figure
+from experiments.common import dataset, plot_loss_curves, train
+from nncore import MLP, make_optimizer
+from nncore.init import init_weights
+from nncore.layers import ACTIVATIONS
+
+LABELS = {"0.01": "std=0.01", "xavier": "Xavier", "he": "He"}  # init column values, as text
+HIST_LAYERS, HIST_WIDTH, HIST_SAMPLES, HIST_BINS = 5, 100, 1000, 30
+HIST_RANGE = {"sigmoid": (0.0, 1.0), "relu": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def activation_histograms(init, activation, rng, rec):
+    """The book's experiment: 1000 standard-normal inputs through 5 layers of 100 units (no bias);
+    the histogram (30 bins) of each layer's activations, logged as metric hist_<layer>, step = bin."""
+    x = rng.standard_normal((HIST_SAMPLES, HIST_WIDTH))
+    act = ACTIVATIONS[activation]()
+    for layer in range(HIST_LAYERS):
+        W = init_weights(init, HIST_WIDTH, HIST_WIDTH, rng)
+        x = act.forward(x @ W).copy()
+        counts, _ = np.histogram(x, HIST_BINS, range=HIST_RANGE[activation])
+        for b, c in enumerate(counts):
+            rec.log(f"hist_{layer + 1}", c, b)
+
+
+def run(params, rng):
+    rec = bench.Recorder()
+    activation_histograms(params["init"], params["activation"], rng, rec)
+    data = dataset(params["dataset"], params["dtype"])
+    sizes = [data.x_train.shape[1], *params["hidden"], data.n_classes]
+    net = MLP(sizes, rng, activation=params["activation"], init=params["init"], dtype=params["dtype"])
+    opt = make_optimizer("sgd", lr=params["lr"])
+    train(net, opt, data, rec, params["iterations"], params["batch"], rng, evaluate=lambda step: rec.log(
+        "test_acc", net.accuracy(data.x_test, data.t_test), step))
+    return rec
+
+
+def plot(records):
+    acts = list(dict.fromkeys(records["activation"]))
+    fig, axes = figure(1, len(acts), width=4.6 * len(acts), height=4.0)
+    for ax, act in zip(axes[0], acts):
+        plot_loss_curves(ax, records[records["activation"] == act], "init", LABELS, ylim=(0, 2.5))
+        ax.set_title(f"{act}: training loss, mean ± 95% CI")
+    figures = {"weight_init_compare": fig}
+    for act in acts:
+        figures[f"activation_histograms_{act}"] = plot_histograms(records[records["activation"] == act], act)
+    return figures
+
+
+def plot_histograms(records, activation):
+    inits = list(dict.fromkeys(records["init"]))
+    fig, axes = figure(len(inits), HIST_LAYERS, width=2.3 * HIST_LAYERS, height=1.9 * len(inits),
+                       sharey="row")
+    lo, hi = HIST_RANGE[activation]
+    edges = np.linspace(lo, hi, HIST_BINS + 1)
+    for r, init in enumerate(inits):
+        rows = records[records["init"] == init]
+        for layer in range(HIST_LAYERS):
+            ax = axes[r, layer]
+            counts = rows[rows["metric"] == f"hist_{layer + 1}"].groupby("step")["value"].mean()
+            ax.bar(edges[:-1], counts.reindex(range(HIST_BINS), fill_value=0), width=edges[1] - edges[0],
+                   align="edge", color=f"C{r}")
+            ax.set_title(f"{LABELS.get(str(init), init)} · layer {layer + 1}", fontsize=8.5)
+            ax.set_yticks([]) if layer else ax.set_ylabel("count")
+    fig.suptitle(f"{activation} activations, 5 layers of 100 (mean over seeds)")
+    return fig
+
+
+EXPERIMENT = bench.Experiment(
+    name="weight_init_compare",
+    description="std=0.01 vs Xavier vs He init (relu/sigmoid/tanh), SGD 0.01, batch 128, 2000 iterations",
+    run=run,
+    plot=plot,
+    grid={"init": [0.01, "xavier", "he"], "activation": ["relu", "sigmoid", "tanh"],
+          "hidden": [[100, 100, 100, 100]], "lr": [0.01], "batch": [128], "iterations": [2000],
+          "dtype": ["float64"]},
+    datasets=("mnist", "fashion_mnist", "digits"),
+    seeds=3,
+    quick={"iterations": [300], "hidden": [[50, 50, 50, 50]], "seeds": 2},
+    metrics={"loss": "min", "test_acc": "max"},
+    summary_metrics=("loss", "test_acc"),
+    choices={"activation": list(ACTIVATIONS), "dtype": ["float64", "float32"]},
+)
