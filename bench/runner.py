@@ -69,14 +69,10 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
     """Run `cells`, calling on_result(CellResult) in the calling process as each one finishes.
 
     Pooled cells go to joblib (unordered, so a slow cell holds nothing back); an experiment whose
-    cells must run alone runs them here, one after another, with every BLAS thread.
+    cells must run alone (timings) runs them here, one after another, nothing else competing.
     on_result may raise FailFast to stop the grid.
     """
-    if experiment.run_alone:
-        for cell in cells:
-            on_result(run_cell(experiment, cell, root_seed, blas_threads=None))
-        return
-    if jobs == 1 and parallel_config is None:
+    if experiment.run_alone or (jobs == 1 and parallel_config is None):
         for cell in cells:
             on_result(run_cell(experiment, cell, root_seed, blas_threads))
         return
