@@ -144,6 +144,8 @@ def finish(experiment, store, cells, manifest, figures=True):
         records = combine(parts)
         summary = summarize(records, experiment.summary_metrics, experiment.summary_by_step)
         store.write_tables(records, summary)
+        if experiment.headline:
+            manifest["headline"] = experiment.headline(records)
         if figures:
             manifest["figures"] = save_figures(experiment, records, store.figures_dir)
     else:

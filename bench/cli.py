@@ -82,6 +82,8 @@ def cmd_run(args):
     for s in result.statuses.values():
         counts[s] = counts.get(s, 0) + 1
     print(f"{args.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" -> {result.path}")
+    if result.manifest.get("headline"):
+        print(result.manifest["headline"])
     if not result.summary.empty:
         print(f"tables: {result.path / 'records.parquet'}, {result.path / 'summary.csv'}; "
               f"figures: {result.path / 'figures'}")

@@ -22,6 +22,7 @@ class Experiment:
     cartesian product, a sampled search supplies its own (deterministic in `seed`).
     quick: grid overrides (and "seeds") for a smoke-sized run.
     dataset_grids: dataset -> grid overrides, for settings that differ by dataset.
+    headline(records) -> str: the run's result in one line (printed, kept in the manifest and report).
     summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
     step's value (e.g. one per batch size), not only each cell's last.
     metrics: metric -> "min" or "max", the better direction, used by `compare`.
@@ -39,6 +40,7 @@ class Experiment:
     version: int = 1
     metrics: dict = field(default_factory=dict)
     dataset_grids: dict = field(default_factory=dict)
+    headline: Callable = None
     summary_metrics: tuple = None
     summary_by_step: bool = False
     choices: dict = field(default_factory=dict)

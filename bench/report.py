@@ -61,7 +61,8 @@ def html_report(results_dir=None, names=None):
             f"<section><h2>{html.escape(name)}</h2><p>{html.escape(experiment.description)}</p>"
             f"<p class=meta>run <code>{html.escape(str(folder))}</code> · dataset {html.escape(config['dataset'])}"
             f" · seeds {config['seeds']} · code {html.escape(str(manifest.get('code_version')))}"
-            f" · finished {html.escape(str(manifest.get('finished')))}</p>{imgs}"
+            f" · finished {html.escape(str(manifest.get('finished')))}</p>"
+            f"<p><b>{html.escape(manifest.get('headline') or '')}</b></p>{imgs}"
             f"<details><summary>summary table</summary>{buf.getvalue()}</details></section>")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>nnbench report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}

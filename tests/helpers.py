@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,3 +25,11 @@ def bench_cmd(*args):
 def run_cli(*args, cwd, timeout=300):
     return subprocess.run(bench_cmd(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True,
                           timeout=timeout)
+
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# Tests on the real Fashion-MNIST files. Skipped on a developer's machine without Debian's package;
+# never in CI (CI=true), which installs it: there a missing package fails the tests.
+needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir() and not os.environ.get("CI"),
+                                   reason="apt-get install dataset-fashion-mnist (CI installs it)")

@@ -1,6 +1,4 @@
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +7,7 @@ import nncore
 from nncore.datasets import DatasetError, load, mnist
 from nncore.datasets.download import download, file_digest
 from nncore.datasets.mnist import FILES
-
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+from tests.helpers import needs_fashion
 
 
 def test_mnist_from_explicit_folder_with_options(tiny_mnist):
@@ -103,8 +100,7 @@ def test_toy_sets():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FASHION_DIR.is_dir() and not os.environ.get("CI"),
-                    reason="apt-get install dataset-fashion-mnist (CI installs it)")
+@needs_fashion
 def test_fashion_mnist_end_to_end_learns():
     """Debian's real Fashion-MNIST files: a small network reaches well above chance in 300 steps."""
     d = load("fashion_mnist", dtype=np.float32)

@@ -1,7 +1,6 @@
 """The five comparisons, run as a user would (--quick, offline data), asserting each robust claim."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +8,7 @@ import pytest
 import bench
 import nncore
 from tests.conftest import tiny_idx_files
-from tests.helpers import run_cli
-
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+from tests.helpers import needs_fashion, run_cli
 
 
 def quick(name, tmp_path, **kwargs):
@@ -103,7 +100,7 @@ def test_inference_accuracy_identical_for_every_batch_size(tmp_path, tiny_mnist,
     assert sorted(per_batch["step"]) == [1, 3, 7, 20] and (per_batch["mean"] > 0).all()
 
 
-@pytest.mark.skipif(not FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist (CI installs it)")
+@needs_fashion
 def test_inference_speed_on_fashion_mnist_offline(tmp_path):
     proc = run_cli("run", "inference_speed", "--quick", "--dataset", "fashion_mnist", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -44,12 +44,12 @@ def one_hot(t, n_classes, dtype=np.float64):
     return out
 
 
-def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=None, validation=0,
+def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=None, n_test=None, validation=0,
          split_seed=0, dtype=np.float64, data_dir=None, allow_download=True, **params):
     """Load a dataset as float arrays of `dtype` and integer (or one-hot) labels.
 
     normalize: scale pixels to [0, 1] (images, digits). flatten: images as rows of 784, else
-    (N, 1, 28, 28). n_train: keep the first N training samples. validation: a fraction (< 1) or a
+    (N, 1, 28, 28). n_train / n_test: keep the first N training / test samples. validation: a fraction (< 1) or a
     count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
     params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
     """
@@ -57,6 +57,8 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     (x_train, t_train, x_test, t_test), scale = _raw(name, data_dir, allow_download, params)
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
+    if n_test is not None:
+        x_test, t_test = x_test[:n_test], t_test[:n_test]
     if normalize and scale:  # one pass: convert and scale together (bitwise the same as astype, then /=)
         x_train = np.divide(x_train, dtype(scale), dtype=dtype)
         x_test = np.divide(x_test, dtype(scale), dtype=dtype)
