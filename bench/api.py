@@ -37,6 +37,10 @@ class RunResult:
     def failed(self):
         return [cid for cid, s in self.statuses.items() if s == "failed"]
 
+    def artifact(self, cell_id, name):
+        """An object a cell saved (Recorder.save), loaded back with joblib."""
+        return RunStore(self.path).read_artifact(cell_id, name)
+
 
 def _prepare_dataset(dataset):
     """Make sure an image set is on disk before any worker starts (one download, not one per worker)."""
@@ -66,21 +70,42 @@ def _as_text(values):
 
 def run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
         results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
-        parallel_config=None, log=None):
+        backend="loky", scheduler=None, log=None):
     """Run (or resume) an experiment's grid and return its RunResult.
 
     overrides: {"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]. jobs: worker processes (default: all cores).
     run: the run folder's name (default: the dataset, plus "-quick"). force: re-run every cell.
+    backend: "loky" (this machine) or "dask" (a cluster at `scheduler`, or a LocalCluster).
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if backend not in ("loky", "dask"):
+        raise UserError(f"unknown backend {backend!r}: use loky or dask")
+    if backend == "dask":
+        from bench.dask_backend import dask_cluster
+
+        with dask_cluster(scheduler) as (client, config):
+            (log or _stderr)(f"dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
+            return _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
+                        blas_threads, progress, figures, config, log)
+    return _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
+                blas_threads, progress, figures, None, log)
+
+
+def _stderr(msg):
+    print(msg, file=sys.stderr)
+
+
+def _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
+         blas_threads, progress, figures, parallel_config, log):
+    log = log or _stderr
     experiment = registry.get(name)
     grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
                                           dataset, quick, seeds)
     cells = expand(experiment, grid, dataset, n_seeds, root_seed)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
+    jobs = -1 if parallel_config else (jobs or os.cpu_count() or 1)  # on a cluster: every worker
+    if jobs == 0 or jobs < -1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
-    _prepare_dataset(dataset)
+    if parallel_config is None:  # a cluster's workers find (or fetch) their data themselves
+        _prepare_dataset(dataset)
 
     store = RunStore(results_root(results_dir) / name / (run or default_run_name(dataset, quick)))
     identity = {"experiment": name, "version": experiment.version, "dataset": dataset, "root_seed": root_seed}
@@ -105,14 +130,14 @@ def run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, 
     skipped = len(cells) - len(pending)
     note = f"{name}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
     if experiment.run_alone and pending:
-        note += " one at a time (timing cells run alone)"
+        note += " one at a time here (timing cells run alone" + (", never on the cluster)" if parallel_config else ")")
     log(note + f" -> {store.folder}")
 
     show = progress if progress is not None else sys.stderr.isatty()
     bar = tqdm(total=len(pending), desc=name, unit="cell", disable=not show, dynamic_ncols=True)
 
     def on_result(result):
-        store.write_cell(result.cell.cell_id, result.records, result.status)
+        store.write_cell(result.cell.cell_id, result.records, result.status, result.artifacts)
         bar.update()
         if result.status["status"] != "ok":
             log(f"cell {result.cell.cell_id} {result.status['status']}: {result.status.get('message')}")
@@ -124,6 +149,11 @@ def run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, 
                 parallel_config=parallel_config)
     except FailFast:
         log("stopped at the first failed cell (--fail-fast)")
+    except Exception as e:  # the pool or cluster broke (e.g. a worker killed too often): keep what finished
+        if isinstance(e, (KeyboardInterrupt, UserError)):
+            raise
+        log(f"the {manifest['config']['parallel']} backend stopped: {type(e).__name__}: {e}; finished cells are "
+            "saved, run the same command again to complete the grid")
     finally:
         bar.close()
 

@@ -39,3 +39,10 @@ def write_parquet(path, df):
 def write_figure(path, fig, **kwargs):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix[1:], **kwargs)
+
+
+def write_joblib(path, obj):
+    import joblib
+
+    with atomic_path(path) as tmp:
+        joblib.dump(obj, tmp)

@@ -44,6 +44,10 @@ def build_parser():
     r.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads per pooled cell (default 1: identical bits for any --jobs)")
     r.add_argument("--results", help="results folder (default ./results or $NNBENCH_RESULTS)")
+    r.add_argument("--backend", choices=["loky", "dask"], default="loky",
+                   help="loky: processes on this machine (default); dask: a Dask cluster")
+    r.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="with --backend dask: the scheduler to use (default: start a LocalCluster)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
@@ -74,10 +78,12 @@ def cmd_list(args):
 
 
 def cmd_run(args):
+    if args.scheduler and args.backend != "dask":
+        raise UserError("--scheduler goes with --backend dask")
     result = api.run(args.name, overrides=args.overrides, jobs=args.jobs, seeds=args.seeds, dataset=args.dataset,
                      quick=args.quick, run=args.run, force=args.force, results_dir=args.results,
                      fail_fast=args.fail_fast, root_seed=args.root_seed, blas_threads=args.blas_threads,
-                     progress=False if args.no_progress else None)
+                     progress=False if args.no_progress else None, backend=args.backend, scheduler=args.scheduler)
     counts = {}
     for s in result.statuses.values():
         counts[s] = counts.get(s, 0) + 1

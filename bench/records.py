@@ -21,6 +21,12 @@ class Recorder:
 
     def __init__(self):
         self.rows = []
+        self.artifacts = {}
+
+    def save(self, name, obj):
+        """Keep an object (a trained model) with the cell: the harness writes it with joblib to
+        <run>/artifacts/<cell_id>/<name>.joblib."""
+        self.artifacts[name] = obj
 
     def log(self, metric, value, step, epoch=None):
         value = float(value)

@@ -19,6 +19,7 @@ class CellResult:
     cell: object
     records: pd.DataFrame
     status: dict
+    artifacts: dict
 
 
 def cell_rng(root_seed, cell_id):
@@ -44,10 +45,13 @@ def run_cell(experiment, cell, root_seed, blas_threads=1):
     """
     start = time.perf_counter()
     status = {"status": "ok", "seed": cell.seed, "params": cell.params}
+    artifacts = {}
     # Overflow on the way to a NaN is expected in a diverging cell; the harness records it instead.
     with threadpool_limits(limits=blas_threads, user_api="blas"), np.errstate(all="ignore"):
         try:
-            records = _as_table(experiment.run(dict(cell.params), cell_rng(root_seed, cell.cell_id)))
+            out = experiment.run(dict(cell.params), cell_rng(root_seed, cell.cell_id))
+            records = _as_table(out)
+            artifacts = getattr(out, "artifacts", {})
         except Diverged as d:
             records = d.records.table()
             records.loc[len(records)] = [d.step, np.nan, "diverged_at", float(d.step)]
@@ -58,7 +62,7 @@ def run_cell(experiment, cell, root_seed, blas_threads=1):
                           traceback=traceback.format_exc(limit=8))
     status["wall_time"] = time.perf_counter() - start
     status["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return CellResult(cell, cell_records(cell, records), status)
+    return CellResult(cell, cell_records(cell, records), status, artifacts)
 
 
 class FailFast(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_parquet, write_text
+from bench.atomic import write_joblib, write_parquet, write_text
 from bench.errors import UserError
 
 # What must match for a run folder to be resumed rather than refused.
@@ -85,10 +85,22 @@ class RunStore:
         status = self.cell_status(cell_id)
         return bool(status) and status["status"] in ("ok", "diverged")
 
-    def write_cell(self, cell_id, records, status):
-        """Records first, status last: a status file means its records are complete on disk."""
+    def write_cell(self, cell_id, records, status, artifacts=None):
+        """Records and artifacts first, status last: a status file means the rest is complete on disk."""
         write_parquet(self.cells_dir / f"{cell_id}.parquet", records)
+        for name, obj in (artifacts or {}).items():
+            folder = self.folder / "artifacts" / cell_id
+            folder.mkdir(parents=True, exist_ok=True)
+            write_joblib(folder / f"{name}.joblib", obj)
         write_text(self.cells_dir / f"{cell_id}.json", json.dumps(status, default=str))
+
+    def read_artifact(self, cell_id, name):
+        import joblib
+
+        path = self.folder / "artifacts" / cell_id / f"{name}.joblib"
+        if not path.exists():
+            raise UserError(f"{path} does not exist: no artifact {name!r} for cell {cell_id}")
+        return joblib.load(path)
 
     def read_cell(self, cell_id):
         return pd.read_parquet(self.cells_dir / f"{cell_id}.parquet")

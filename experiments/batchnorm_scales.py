@@ -5,6 +5,7 @@ import numpy as np
 
 import bench
 from bench.plotting import band, figure, mean_ci
+from bench.tables import final_values
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -65,8 +66,7 @@ def plot(records):
 
     summary_fig, ax = figure(1, 1, width=6.4, height=4.0)
     ax = ax[0, 0]
-    last = records[records["metric"].isin(["train_acc", "test_acc"])].sort_values("step")
-    last = last.groupby(["cell_id", "metric"]).tail(1)
+    last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])
     for (bn, metric), style in zip(((True, "test_acc"), (False, "test_acc"), (True, "train_acc"),
                                     (False, "train_acc")), ("-", "--", "-", "--")):
         part = last[(last["batchnorm"] == bn) & (last["metric"] == metric)]

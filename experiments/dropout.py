@@ -1,25 +1,7 @@
 """Dropout against overfitting (the book, ch. 6): ratio 0 vs 0.2."""
 
-import bench
-from experiments.overfitting import DATASETS, METRICS, QUICK, grid, plot_gap, run_overfit
+from experiments.overfitting import overfitting_experiment
 
-
-def run(params, rng):
-    return run_overfit(params, rng, dropout=params["dropout"])
-
-
-def plot(records):
-    return {"dropout": plot_gap(records, "dropout", "dropout ratio")}
-
-
-EXPERIMENT = bench.Experiment(
-    name="dropout",
-    description="784-100x6-10 ReLU on 300 images, 301 epochs: train-test gap with dropout 0 vs 0.2",
-    run=run,
-    plot=plot,
-    grid={"dropout": [0.0, 0.2], **grid(301)},
-    datasets=DATASETS,
-    seeds=3,
-    quick=QUICK,
-    metrics=METRICS,
-)
+EXPERIMENT = overfitting_experiment(
+    "dropout", "784-100x6-10 ReLU on 300 images, 301 epochs: train-test gap with dropout 0 vs 0.2",
+    axis="dropout", values=[0.0, 0.2], epochs=301, label="dropout ratio")

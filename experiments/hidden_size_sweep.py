@@ -5,6 +5,7 @@ import numpy as np
 
 import bench
 from bench.plotting import band, figure, mean_ci
+from bench.tables import final_values
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -108,8 +109,7 @@ def plot_boundaries(records):
 def plot_accuracy(records, log_x=False):
     fig, axes = figure(1, 1, width=6.4, height=4.0)
     ax = axes[0, 0]
-    last = records[records["metric"].isin(["train_acc", "test_acc"])].sort_values("step")
-    last = last.groupby(["cell_id", "metric"]).tail(1)
+    last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])
     for metric, style in (("train_acc", "--"), ("test_acc", "-")):
         stats = mean_ci(last, metric, [], x="hidden").sort_values("hidden")
         if not log_x:

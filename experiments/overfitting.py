@@ -43,11 +43,22 @@ def plot_gap(records, by, label):
     return fig
 
 
-def grid(epochs):
-    return {"hidden": [[100] * 6], "n_train": [300], "n_test": [None], "batch": [100], "lr": [0.01], "epochs": [epochs],
-            "dtype": ["float64"]}
+def overfitting_experiment(name, description, axis, values, epochs, label):
+    """An experiment on the book's overfitting setup whose grid axis `axis` (weight_decay or dropout)
+    is passed to the network as the option of the same name."""
 
+    def run(params, rng):
+        return run_overfit(params, rng, **{axis: params[axis]})
 
-QUICK = {"epochs": [100], "n_test": [2000], "seeds": 2}
-DATASETS = ("mnist", "fashion_mnist", "digits")
-METRICS = {"train_acc": "max", "test_acc": "max", "gap": "min", "loss": "min"}
+    def plot(records):
+        return {name: plot_gap(records, axis, label)}
+
+    return bench.Experiment(
+        name=name, description=description, run=run, plot=plot,
+        grid={axis: values, "hidden": [[100] * 6], "n_train": [300], "n_test": [None], "batch": [100], "lr": [0.01],
+              "epochs": [epochs], "dtype": ["float64"]},
+        datasets=("mnist", "fashion_mnist", "digits"),
+        seeds=3,
+        quick={"epochs": [100], "n_test": [2000], "seeds": 2},
+        metrics={"train_acc": "max", "test_acc": "max", "gap": "min", "loss": "min"},
+    )

@@ -45,6 +45,14 @@ def median_time(fn, repeat=50, number=20):
     return float(med), float(q3 - q1)
 
 
+def calls_for(fn, seconds):
+    """How many calls of fn fill about `seconds` (at least 1), from one timed call after a warm-up."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    return max(1, int(seconds / max(time.perf_counter() - start, 1e-9)))
+
+
 def training_step(net, optimizer, x, t):
     """A no-argument callable doing one training step (gradient and update) on a fixed batch."""
 
@@ -56,12 +64,15 @@ def training_step(net, optimizer, x, t):
 
 
 def step_vs_floor(net, optimizer, x, t, repeat=50, number=20):
-    """Median seconds of a training step, of its floor, and their ratio, timed interleaved in
-    this process so both see the same machine state."""
+    """Median seconds of a training step and of its floor, their interquartile ranges and ratio,
+    timed interleaved in this process so both see the same machine state. number=None sizes each
+    timing to about 20 ms."""
     step, floor = training_step(net, optimizer, x, t), floor_products(net, x.shape[0])
+    number = number or calls_for(step, 0.02)
     step_times, floor_times = [], []
     for _ in range(repeat):
         step_times.append(median_time(step, 1, number)[0])
         floor_times.append(median_time(floor, 1, number)[0])
-    s, f = float(np.median(step_times)), float(np.median(floor_times))
-    return {"step": s, "floor": f, "ratio": s / f}
+    (sq1, s, sq3), (fq1, f, fq3) = np.percentile(step_times, [25, 50, 75]), np.percentile(floor_times, [25, 50, 75])
+    return {"step": float(s), "floor": float(f), "ratio": float(s / f), "step_iqr": float(sq3 - sq1),
+            "floor_iqr": float(fq3 - fq1)}

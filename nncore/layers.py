@@ -30,6 +30,14 @@ class Layer:
     def _out(self, name, like):
         return self._buf.get(name, like.shape, like.dtype)
 
+    # What a forward pass leaves behind for backward: not part of a saved model.
+    _TRANSIENT = ("x", "out", "xc", "inv_std", "scale", "mask")
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+        state["_buf"] = Buffers()
+        return state
+
 
 class Affine(Layer):
     """y = x @ W + b, with W of shape (fan_in, fan_out)."""

@@ -5,7 +5,12 @@ import numpy as np
 from nncore.buffers import Buffers
 
 
-class SoftmaxCrossEntropy:
+class _Loss:
+    def __getstate__(self):  # a saved model keeps no scratch arrays
+        return {"_buf": Buffers()}
+
+
+class SoftmaxCrossEntropy(_Loss):
     """Softmax followed by mean cross-entropy; labels as integers or one-hot rows.
 
     The log-probabilities come from a max-shifted log-sum-exp, so no input overflows and the
@@ -42,7 +47,7 @@ class SoftmaxCrossEntropy:
         return dx
 
 
-class MeanSquaredError:
+class MeanSquaredError(_Loss):
     """0.5 * squared error summed over outputs, mean over the batch."""
 
     def __init__(self):

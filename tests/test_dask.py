@@ -1,0 +1,89 @@
+"""The dask backend against a real LocalCluster on 127.0.0.1: same bits as one process, a killed
+worker loses nothing, an unreachable scheduler is one line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from tests.helpers import bench_cmd, cli_env, run_cli
+
+distributed = pytest.importorskip("distributed", reason='pip install -e ".[dask]" (CI installs it)')
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    env = cli_env()
+    os.environ["PYTHONPATH"] = env["PYTHONPATH"]  # workers import the toy experiment from tests/
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as lc, Client(lc) as client:
+        yield lc, client
+
+
+def records(path):
+    return pd.read_parquet(path / "records.parquet")
+
+
+def test_dask_run_equals_a_single_process_run(tmp_path, cluster):
+    lc, _ = cluster
+    one = run_cli("run", "toy", "--jobs", "1", "--run", "one", cwd=tmp_path)
+    dask = run_cli("run", "toy", "--backend", "dask", "--scheduler", lc.scheduler_address, "--run", "dask",
+                   cwd=tmp_path)
+    assert one.returncode == 0 and dask.returncode == 0, dask.stderr
+    assert "dask: 2 workers" in dask.stderr
+    pd.testing.assert_frame_equal(records(tmp_path / "results/toy/one"), records(tmp_path / "results/toy/dask"))
+    manifest = json.loads((tmp_path / "results/toy/dask/manifest.json").read_text())
+    assert manifest["config"]["parallel"] == "dask"
+
+
+def test_killed_worker_does_not_lose_the_grid(tmp_path, cluster):
+    lc, client = cluster
+    args = ["run", "toy", "--set", "sleep=0.03", "--set", "lr=0.1,0.2,0.3,0.4", "--seeds", "2", "--backend", "dask",
+            "--scheduler", lc.scheduler_address]
+    proc = subprocess.Popen(bench_cmd(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    cells = tmp_path / "results/toy/moons/cells"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cells.glob("*.json"))) < 1:
+        time.sleep(0.05)
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)  # mid-grid: the other cells are running or queued
+    out, err = proc.communicate(timeout=300)
+    rerun = run_cli(*args, cwd=tmp_path)
+    assert rerun.returncode == 0, err + rerun.stderr
+    reference = run_cli(*args[:-4], "--jobs", "1", "--run", "ref", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    got, want = records(tmp_path / "results/toy/moons"), records(tmp_path / "results/toy/ref")
+    assert got["cell_id"].nunique() == 8
+    pd.testing.assert_frame_equal(got, want)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path):
+    start = time.time()
+    proc = run_cli("run", "toy", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", cwd=tmp_path)
+    assert time.time() - start < 60
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_extra_is_a_clear_error(tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "from bench.cli import main; sys.exit(main(['run', 'toy', '--backend', 'dask']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
+    assert proc.returncode == 2 and 'pip install -e ".[dask]"' in proc.stderr
+
+
+def test_scheduler_without_dask_backend(tmp_path):
+    proc = run_cli("run", "toy", "--scheduler", "tcp://127.0.0.1:9", cwd=tmp_path)
+    assert proc.returncode == 2 and "--scheduler goes with --backend dask" in proc.stderr
