@@ -37,6 +37,10 @@ class RunResult:
     def failed(self):
         return [cid for cid, s in self.statuses.items() if s == "failed"]
 
+    @property
+    def pending(self):
+        return [cid for cid, s in self.statuses.items() if s == "pending"]
+
     def artifact(self, cell_id, name):
         """An object a cell saved (Recorder.save), loaded back with joblib."""
         return RunStore(self.path).read_artifact(cell_id, name)

@@ -93,7 +93,7 @@ def cmd_run(args):
     if not result.summary.empty:
         print(f"tables: {result.path / 'records.parquet'}, {result.path / 'summary.csv'}; "
               f"figures: {result.path / 'figures'}")
-    return 1 if result.failed else 0
+    return 1 if result.failed or result.pending else 0
 
 
 def cmd_report(args):

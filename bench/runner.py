@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib import parallel_config as joblib_config
 from threadpoolctl import threadpool_limits
 
 from bench.records import COLUMNS, Diverged, Recorder
@@ -81,11 +82,13 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
             on_result(run_cell(experiment, cell, root_seed, blas_threads))
         return
     tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads) for cell in cells)
-    results = Parallel(n_jobs=jobs, return_as="generator_unordered", **(parallel_config or {}))(tasks)
-    try:
-        for result in results:
-            on_result(result)
-    finally:
-        close = getattr(results, "close", None)
-        if close:
-            close()  # on fail-fast, cancel what is still queued
+    # joblib_config (not an argument of Parallel) is what registers joblib's dask backend.
+    with joblib_config(**(parallel_config or {})):
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+        try:
+            for result in results:
+                on_result(result)
+        finally:
+            close = getattr(results, "close", None)
+            if close:
+                close()  # on fail-fast, cancel what is still queued

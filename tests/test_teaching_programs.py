@@ -64,7 +64,8 @@ def test_nielsen_learns_and_times_its_epochs(tmp_path):
 
 def test_mnist_sgd_saves_a_model_that_loads_back(tmp_path, tiny_mnist, monkeypatch):
     monkeypatch.setenv("NNBENCH_DATA", str(tiny_mnist))
-    r = quick("mnist_sgd", tmp_path, dataset="mnist", overrides={"steps": 300, "eval_every": 100})
+    # In-process: loky workers reused from earlier tests keep the environment they started with.
+    r = quick("mnist_sgd", tmp_path, dataset="mnist", overrides={"steps": 300, "eval_every": 100}, jobs=1)
     [cell_id] = r.manifest["cells"]
     model = bench.load("mnist_sgd", results_dir=tmp_path).artifact(cell_id, "model")
     from nncore.datasets import load
