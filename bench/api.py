@@ -72,42 +72,41 @@ def _as_text(values):
     return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
 
 
-def run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
-        results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
-        backend="loky", scheduler=None, log=None):
+def run(name, backend="loky", scheduler=None, **options):
     """Run (or resume) an experiment's grid and return its RunResult.
 
-    overrides: {"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]. jobs: worker processes (default: all cores).
-    run: the run folder's name (default: the dataset, plus "-quick"). force: re-run every cell.
-    backend: "loky" (this machine) or "dask" (a cluster at `scheduler`, or a LocalCluster).
+    Options: overrides ({"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]), jobs (worker processes, default all
+    cores), seeds, dataset, quick, run (the run folder's name, default the dataset plus "-quick"),
+    force (re-run every cell), results_dir, fail_fast, root_seed, blas_threads, progress, figures, log.
+    backend: "loky" (this machine) or "dask" (the cluster at `scheduler`, or a LocalCluster).
     """
     if backend not in ("loky", "dask"):
         raise UserError(f"unknown backend {backend!r}: use loky or dask")
-    if backend == "dask":
-        from bench.dask_backend import dask_cluster
+    if backend == "loky":
+        return _run(name, **options)
+    from bench.dask_backend import dask_cluster
 
-        with dask_cluster(scheduler) as (client, config):
-            (log or _stderr)(f"dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
-            return _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
-                        blas_threads, progress, figures, config, log)
-    return _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
-                blas_threads, progress, figures, None, log)
+    with dask_cluster(scheduler) as (client, config):
+        log = options.get("log") or _stderr
+        log(f"dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
+        return _run(name, parallel_config=config, **options)
 
 
 def _stderr(msg):
     print(msg, file=sys.stderr)
 
 
-def _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, fail_fast, root_seed,
-         blas_threads, progress, figures, parallel_config, log):
+def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
+         results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
+         parallel_config=None, log=None):
     log = log or _stderr
     experiment = registry.get(name)
     grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
                                           dataset, quick, seeds)
     cells = expand(experiment, grid, dataset, n_seeds, root_seed)
-    jobs = -1 if parallel_config else (jobs or os.cpu_count() or 1)  # on a cluster: every worker
-    if jobs == 0 or jobs < -1:
+    if jobs is not None and jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
+    jobs = -1 if parallel_config else (jobs or os.cpu_count() or 1)  # on a cluster: every worker
     if parallel_config is None:  # a cluster's workers find (or fetch) their data themselves
         _prepare_dataset(dataset)
 
@@ -153,9 +152,9 @@ def _run(name, overrides, jobs, seeds, dataset, quick, run, force, results_dir, 
                 parallel_config=parallel_config)
     except FailFast:
         log("stopped at the first failed cell (--fail-fast)")
+    except UserError:
+        raise
     except Exception as e:  # the pool or cluster broke (e.g. a worker killed too often): keep what finished
-        if isinstance(e, (KeyboardInterrupt, UserError)):
-            raise
         log(f"the {manifest['config']['parallel']} backend stopped: {type(e).__name__}: {e}; finished cells are "
             "saved, run the same command again to complete the grid")
     finally:

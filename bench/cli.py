@@ -9,7 +9,7 @@ from bench.compare import compare_runs, format_comparison, resolve
 from bench.errors import UserError
 from bench.grid import expand, resolve_grid
 from bench.report import html_report, rebuild
-from bench.store import RunStore
+from bench.store import RunStore, results_root
 
 EXAMPLES = """examples:
   python -m bench list
@@ -101,8 +101,6 @@ def cmd_report(args):
         print(html_report(args.results, [args.name] if args.name else None))
         return 0
     if args.all:
-        from bench.store import results_root
-
         root = results_root(args.results)
         names = [n for n in registry.all_experiments() if (root / n / "latest").exists()]
         if not names:

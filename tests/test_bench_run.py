@@ -137,6 +137,8 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     (["run", "toy", "--set", "lr=[0.1"], "bad value for lr"),
     (["run", "toy", "--set", "lr"], "malformed override 'lr'"),
     (["run", "toy", "--dataset", "mnist"], "toy runs on moons, not 'mnist'"),
+    (["run", "toy", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+    (["run", "toy", "--seeds", "0"], "--seeds must be at least 1, got 0"),
     (["run", "toy", "--results", "/proc/nnbench"], "cannot write results to /proc/nnbench"),
     (["report", "toy"], "no runs of toy under"),
     (["compare", "toy", "toy"], "no runs of toy under"),
