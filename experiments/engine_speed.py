@@ -40,13 +40,16 @@ def _panels(records, metric, ylabel, log_y=False, floor_line=False):
     combos = records[["dtype", "blas_threads", "batchnorm"]].drop_duplicates().astype(str).values.tolist()
     cols = min(4, len(combos))
     rows = int(np.ceil(len(combos) / cols))
-    fig, axes = figure(rows, cols, width=3.6 * cols, height=3.0 * rows, sharex=True, sharey=True)
+    fig, axes = figure(rows, cols, width=3.6 * cols, height=3.0 * rows, sharex=True)
     for ax, (dtype, threads, bn) in zip(axes.flat, combos):
         part = records[(records["dtype"].astype(str) == dtype) & (records["blas_threads"].astype(str) == threads)
                        & (records["batchnorm"].astype(str) == bn)]
         stats = mean_ci(part, metric, ["width"], x="batch")
         for width, group in stats.groupby("width", sort=False):
-            band(ax, group["batch"], group["mean"], group["half"], label=f"width {width}")
+            half = group["half"]
+            if log_y:  # a band reaching below zero cannot be drawn on a log axis: clip it at mean / 10
+                half = half.clip(upper=group["mean"] * 0.9)
+            band(ax, group["batch"], group["mean"], half, label=f"width {width}")
             ax.plot(group["batch"], group["mean"], "o", markersize=3, color=ax.lines[-1].get_color())
         if floor_line:
             ax.axhline(1.0, color="k", linewidth=0.8, linestyle=":")
@@ -64,7 +67,7 @@ def _panels(records, metric, ylabel, log_y=False, floor_line=False):
 
 
 def plot(records):
-    ratio = _panels(records, "ratio", "step time / floor", floor_line=True)
+    ratio = _panels(records, "ratio", "step time / floor", log_y=True, floor_line=True)
     ratio.suptitle("training step against its matrix products (1.0 = the floor)")
     throughput = _panels(records, "train_samples_per_s", "training samples / s", log_y=True)
     throughput.suptitle("training throughput")
