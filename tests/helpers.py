@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,10 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # never in CI (CI=true), which installs it: there a missing package fails the tests.
 needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir() and not os.environ.get("CI"),
                                    reason="apt-get install dataset-fashion-mnist (CI installs it)")
+
+
+def wait_for_cells(cells_dir, n, timeout=120):
+    """Block until `n` finished cells (status files) are in cells_dir, or the timeout passes."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(Path(cells_dir).glob("*.json"))) < n:
+        time.sleep(0.05)

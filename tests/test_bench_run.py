@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ import bench
 from bench import registry
 from bench.atomic import atomic_path
 from bench.compare import compare_summaries
-from tests.helpers import bench_cmd, cli_env, run_cli
+from tests.helpers import bench_cmd, cli_env, run_cli, wait_for_cells
 from tests.toy_experiment import EXPERIMENT as TOY
 
 registry.register(TOY)
@@ -87,9 +86,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     proc = subprocess.Popen(bench_cmd(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     cells_dir = tmp_path / "results/toy/moons/cells"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(cells_dir.glob("*.json"))) < 2:
-        time.sleep(0.05)
+    wait_for_cells(cells_dir, 2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = {p.stem for p in cells_dir.glob("*.json")}

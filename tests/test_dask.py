@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.helpers import bench_cmd, cli_env, run_cli
+from tests.helpers import bench_cmd, cli_env, run_cli, wait_for_cells
 
 distributed = pytest.importorskip("distributed", reason='pip install -e ".[dask]" (CI installs it)')
 
@@ -51,10 +51,7 @@ def test_killed_worker_does_not_lose_the_grid(tmp_path, cluster):
             "--scheduler", lc.scheduler_address]
     proc = subprocess.Popen(bench_cmd(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    cells = tmp_path / "results/toy/moons/cells"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(cells.glob("*.json"))) < 1:
-        time.sleep(0.05)
+    wait_for_cells(tmp_path / "results/toy/moons/cells", 1)
     victim = next(iter(client.run(os.getpid).values()))
     os.kill(victim, signal.SIGKILL)  # mid-grid: the other cells are running or queued
     out, err = proc.communicate(timeout=300)
