@@ -26,6 +26,8 @@ class Experiment:
     summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
     step's value (e.g. one per batch size), not only each cell's last.
     metrics: metric -> "min" or "max", the better direction, used by `compare`.
+    choices: parameter -> allowed values, or `float` for "a number (or null)" where the default
+    alone does not say so.
     """
 
     name: str

@@ -74,7 +74,10 @@ def parse_overrides(items, experiment):
             if defaults and all(_is_number(d) for d in defaults) and not _is_number(v):
                 raise UserError(f"bad value for {name}: {v!r} is not a number (default {defaults})")
             allowed = experiment.choices.get(name)
-            if allowed is not None and v not in allowed:
+            if allowed is float:  # a number, or null for the experiment's own default
+                if v is not None and not _is_number(v):
+                    raise UserError(f"bad value for {name}: {v!r} is not a number")
+            elif allowed is not None and v not in allowed:
                 raise UserError(f"bad value for {name}: {v!r}; choose from {', '.join(map(str, allowed))}")
         overrides[name] = values
     return overrides

@@ -49,5 +49,5 @@ EXPERIMENT = bench.Experiment(
     seeds=3,
     quick={"iterations": [150], "eval_every": [50], "hidden": [[50, 50]], "seeds": 2},
     metrics={"loss": "min", "test_acc": "max"},
-    choices={"optimizer": list(OPTIMIZERS), "dtype": ["float64", "float32"]},
+    choices={"optimizer": list(OPTIMIZERS), "dtype": ["float64", "float32"], "lr": float},
 )

@@ -135,6 +135,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     (["run", "toy", "--set", "lr"], "malformed override 'lr'"),
     (["run", "toy", "--dataset", "mnist"], "toy runs on moons, not 'mnist'"),
     (["run", "toy", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+    (["run", "optimizer_compare", "--set", "lr=abc"], "bad value for lr: 'abc' is not a number"),
     (["run", "toy", "--seeds", "0"], "--seeds must be at least 1, got 0"),
     (["run", "toy", "--results", "/proc/nnbench"], "cannot write results to /proc/nnbench"),
     (["report", "toy"], "no runs of toy under"),
