@@ -1,5 +1,5 @@
 """Where the time goes in one training step (784-100x4-10 ReLU, batch 128, one BLAS thread), layer by
-layer. Run: python tests/benchmarks/profile_step.py (timing wrappers add a little to each entry)."""
+layer. Run: python tests/benchmarks/profile_step.py (the timing calls add a little to each entry)."""
 
 import time
 from collections import defaultdict
@@ -9,23 +9,46 @@ from threadpoolctl import threadpool_limits
 
 import nncore
 
-threadpool_limits(1, "blas")
-for dt in (np.float64, np.float32):
+WARMUP, STEPS = 200, 2000
+
+
+def profile(dtype):
+    """Seconds per step spent in each kind of layer pass, the loss and the update."""
     rng = np.random.default_rng(0)
-    net = nncore.MLP([784, 100, 100, 100, 100, 10], rng, dtype=dt)
+    net = nncore.MLP([784, 100, 100, 100, 100, 10], rng, dtype=dtype)
     opt = nncore.SGD()
-    X = rng.random((128, 784)).astype(dt); T = rng.integers(0, 10, 128)
-    acc = defaultdict(float); pc = time.perf_counter; N = 2000
-    for it in range(N + 200):
-        if it == 200: acc.clear()
-        x = X
-        for l in net.layers:
-            t0 = pc(); x = l.forward(x, True); acc["forward " + type(l).__name__] += pc() - t0
-        t0 = pc(); net.loss_layer.forward(x, T); d = net.loss_layer.backward(); acc["softmax-CE fwd+bwd"] += pc() - t0
+    x_batch = rng.random((128, 784)).astype(dtype)
+    t_batch = rng.integers(0, 10, 128)
+    clock = time.perf_counter
+    spent = defaultdict(float)
+    for it in range(WARMUP + STEPS):
+        if it == WARMUP:
+            spent.clear()
+        x = x_batch
+        for layer in net.layers:
+            start = clock()
+            x = layer.forward(x, True)
+            spent["forward " + type(layer).__name__] += clock() - start
+        start = clock()
+        net.loss_layer.forward(x, t_batch)
+        d = net.loss_layer.backward()
+        spent["softmax-CE fwd+bwd"] += clock() - start
         for i in range(len(net.layers) - 1, -1, -1):
-            l = net.layers[i]; t0 = pc(); d = l.backward(d, need_dx=i > 0); acc["backward " + type(l).__name__] += pc() - t0
-        t0 = pc(); opt.update(net.params, net.grads); acc["SGD update (axpy)"] += pc() - t0
-    total = sum(acc.values())
-    print(np.dtype(dt).name, f"total {total / N * 1e3:.3f} ms")
-    for k, v in sorted(acc.items(), key=lambda kv: -kv[1]):
-        print(f"  {k:<22} {v / N * 1e6:8.1f} us  {100 * v / total:5.1f}%")
+            layer = net.layers[i]
+            start = clock()
+            d = layer.backward(d, need_dx=i > 0)
+            spent["backward " + type(layer).__name__] += clock() - start
+        start = clock()
+        opt.update(net.params, net.grads)
+        spent["SGD update (axpy)"] += clock() - start
+    return {k: v / STEPS for k, v in spent.items()}
+
+
+if __name__ == "__main__":
+    with threadpool_limits(limits=1, user_api="blas"):
+        for dtype in (np.float64, np.float32):
+            parts = profile(dtype)
+            total = sum(parts.values())
+            print(f"{np.dtype(dtype).name}: total {total * 1e3:.3f} ms")
+            for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<22} {seconds * 1e6:8.1f} us  {100 * seconds / total:5.1f}%")
