@@ -191,5 +191,4 @@ def load(name, run="latest", results_dir=None):
     """A stored run's RunResult, read from its folder without running anything."""
     folder = resolve_run_dir(results_root(results_dir), name, run)
     store = RunStore(folder)
-    records, summary = store.read_tables()
-    return RunResult(records, summary, folder, store.read_manifest())
+    return RunResult(store.read_records(), store.read_summary(), folder, store.read_manifest())

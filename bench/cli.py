@@ -42,7 +42,7 @@ def build_parser():
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")
     r.add_argument("--root-seed", type=int, default=0, help="root of every cell's seed sequence (default 0)")
     r.add_argument("--blas-threads", type=int, default=1,
-                   help="BLAS threads per pooled cell (default 1: identical bits for any --jobs)")
+                   help="BLAS threads per cell (default 1: identical bits for any --jobs)")
     r.add_argument("--results", help="results folder (default ./results or $NNBENCH_RESULTS)")
     r.add_argument("--backend", choices=["loky", "dask"], default="loky",
                    help="loky: processes on this machine (default); dask: a Dask cluster")
@@ -118,8 +118,8 @@ def cmd_report(args):
 def cmd_compare(args):
     folder_a = resolve(args.run_a, args.results)
     experiment = RunStore(folder_a).read_manifest()["config"]["experiment"]
-    directions = registry.all_experiments().get(experiment)
-    table = compare_runs(args.run_a, args.run_b, args.results, directions.metrics if directions else {})
+    registered = registry.all_experiments().get(experiment)
+    table = compare_runs(args.run_a, args.run_b, args.results, registered.metrics if registered else {})
     print(format_comparison(table))
     n_reg = int(table["regression"].sum())
     print(f"{int(table['significant'].sum())} significant differences, {n_reg} regressions (b vs a, 95% CI)")

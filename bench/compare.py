@@ -46,7 +46,7 @@ def compare_summaries(a, b, directions=None):
 
 
 def compare_runs(spec_a, spec_b, results_dir=None, directions=None):
-    a, b = (RunStore(resolve(s, results_dir)).read_tables()[1] for s in (spec_a, spec_b))
+    a, b = (RunStore(resolve(s, results_dir)).read_summary() for s in (spec_a, spec_b))
     return compare_summaries(a, b, directions)
 
 

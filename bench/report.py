@@ -29,7 +29,7 @@ def rebuild(name, run="latest", results_dir=None):
     experiment = registry.get(name)
     folder = resolve_run_dir(results_root(results_dir), name, run)
     store = RunStore(folder)
-    records, _ = store.read_tables()
+    records = store.read_records()
     return folder, save_figures(experiment, records, store.figures_dir)
 
 
@@ -48,7 +48,7 @@ def html_report(results_dir=None, names=None):
         experiment = registry.get(name)
         folder = resolve_run_dir(root, name, "latest")
         store = RunStore(folder)
-        _, summary = store.read_tables()
+        summary = store.read_summary()
         manifest = store.read_manifest()
         imgs = "".join(
             f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,{_png_data(p)}">'

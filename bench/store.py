@@ -111,12 +111,17 @@ class RunStore:
         write_parquet(self.folder / "summary.parquet", summary)
         write_text(self.folder / "summary.csv", summary.to_csv(index=False))
 
-    def read_tables(self):
+    def _read_table(self, name):
         try:
-            return (pd.read_parquet(self.folder / "records.parquet"),
-                    pd.read_parquet(self.folder / "summary.parquet"))
+            return pd.read_parquet(self.folder / f"{name}.parquet")
         except (OSError, ValueError) as e:
             raise UserError(f"{self.folder}: cannot read its tables ({e}); re-run the experiment") from None
+
+    def read_records(self):
+        return self._read_table("records")
+
+    def read_summary(self):
+        return self._read_table("summary")
 
     @property
     def figures_dir(self):

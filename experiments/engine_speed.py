@@ -25,7 +25,7 @@ def run(params, rng):
         r = step_vs_floor(net, SGD(), x, t, repeat=params["repeats"], number=None)
 
         def infer():
-            net._forward(x, False)
+            net.forward(x, False)
 
         infer_s, infer_iqr = median_time(infer, params["repeats"], calls_for(infer, 0.02))
     for metric, value in (("step_s", r["step"]), ("step_iqr_s", r["step_iqr"]), ("floor_s", r["floor"]),

@@ -34,7 +34,7 @@ def labels_batched(net, x, batch):
     """Predicted labels for every row of x, `batch` rows per forward pass."""
     out = np.empty(len(x), dtype=np.int64)
     for start in range(0, len(x), batch):
-        out[start:start + batch] = net._forward(x[start:start + batch], False).argmax(axis=1)
+        out[start:start + batch] = net.forward(x[start:start + batch], False).argmax(axis=1)
     return out
 
 

@@ -32,16 +32,18 @@ def floor_products(net, batch):
     return run
 
 
+def seconds_per_call(fn, number):
+    """Mean seconds of one call over `number` calls back to back."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
 def median_time(fn, repeat=50, number=20):
     """Median and interquartile range (seconds per call) over `repeat` timings of `number` calls."""
     fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    q1, med, q3 = np.percentile([seconds_per_call(fn, number) for _ in range(repeat)], [25, 50, 75])
     return float(med), float(q3 - q1)
 
 
@@ -69,10 +71,11 @@ def step_vs_floor(net, optimizer, x, t, repeat=50, number=20):
     timing to about 20 ms."""
     step, floor = training_step(net, optimizer, x, t), floor_products(net, x.shape[0])
     number = number or calls_for(step, 0.02)
+    floor()  # calls_for warmed the step; warm the floor's arrays too
     step_times, floor_times = [], []
     for _ in range(repeat):
-        step_times.append(median_time(step, 1, number)[0])
-        floor_times.append(median_time(floor, 1, number)[0])
+        step_times.append(seconds_per_call(step, number))
+        floor_times.append(seconds_per_call(floor, number))
     (sq1, s, sq3), (fq1, f, fq3) = np.percentile(step_times, [25, 50, 75]), np.percentile(floor_times, [25, 50, 75])
     return {"step": float(s), "floor": float(f), "ratio": float(s / f), "step_iqr": float(sq3 - sq1),
             "floor_iqr": float(fq3 - fq1)}

@@ -62,7 +62,9 @@ class MLP:
     def n_params(self):
         return sum(p.size for p in self.params.values())
 
-    def _forward(self, x, train):
+    def forward(self, x, train=False):
+        """Network outputs in the last layer's own buffer: no copy, valid until the next forward.
+        For hot loops (batched inference); `predict` returns a copy."""
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         for layer in self.layers:
@@ -71,7 +73,7 @@ class MLP:
 
     def predict(self, x, train=False):
         """Network outputs (before the loss's softmax), as a new array."""
-        return self._forward(x, train).copy()
+        return self.forward(x, train).copy()
 
     def _decay_loss(self):
         if not self.weight_decay:
@@ -79,11 +81,11 @@ class MLP:
         return 0.5 * self.weight_decay * sum(float(np.vdot(a.W, a.W)) for a in self.affines)
 
     def loss(self, x, t, train=False):
-        return self.loss_layer.forward(self._forward(x, train), t) + self._decay_loss()
+        return self.loss_layer.forward(self.forward(x, train), t) + self._decay_loss()
 
     def gradient(self, x, t):
         """Loss and gradients of one training-mode forward and backward pass: (loss, grads)."""
-        loss = self.loss_layer.forward(self._forward(x, True), t) + self._decay_loss()
+        loss = self.loss_layer.forward(self.forward(x, True), t) + self._decay_loss()
         dout = self.loss_layer.backward()
         for i in range(len(self.layers) - 1, -1, -1):
             dout = self.layers[i].backward(dout, need_dx=i > 0)
@@ -97,7 +99,7 @@ class MLP:
         labels = t if t.ndim == 1 else t.argmax(axis=1)
         correct = 0
         for start in range(0, x.shape[0], batch_size):
-            out = self._forward(x[start:start + batch_size], False)
+            out = self.forward(x[start:start + batch_size], False)
             correct += int(np.count_nonzero(out.argmax(axis=1) == labels[start:start + batch_size]))
         return correct / x.shape[0]
 
