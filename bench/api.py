@@ -15,7 +15,7 @@ from bench.errors import UserError
 from bench.grid import expand, parse_overrides, resolve_grid
 from bench.provenance import code_version, machine, package_versions
 from bench.report import save_figures
-from bench.runner import FailFast, execute
+from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
 from bench.tables import combine, summarize
 
@@ -75,8 +75,8 @@ def _as_text(values):
 def run(name, backend="loky", scheduler=None, **options):
     """Run (or resume) an experiment's grid and return its RunResult.
 
-    Options: overrides ({"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]), jobs (worker processes, default all
-    cores), seeds, dataset, quick, run (the run folder's name, default the dataset plus "-quick"),
+    Options: overrides ({"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]), jobs (worker processes, default
+    `pool_size`: one per core), seeds, dataset, quick, run (the run folder's name, default the dataset plus "-quick"),
     force (re-run every cell), results_dir, fail_fast, root_seed, blas_threads, progress, figures, log.
     backend: "loky" (this machine) or "dask" (the cluster at `scheduler`, or a LocalCluster).
     """
@@ -106,7 +106,6 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     cells = expand(experiment, grid, dataset, n_seeds, root_seed)
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
-    jobs = -1 if parallel_config else (jobs or os.cpu_count() or 1)  # on a cluster: every worker
     if parallel_config is None:  # a cluster's workers find (or fetch) their data themselves
         _prepare_dataset(dataset)
 
@@ -114,6 +113,9 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     identity = {"experiment": name, "version": experiment.version, "dataset": dataset, "root_seed": root_seed}
     store.open(identity, force=force)
     previous = store.read_manifest() or {}
+    pending = [c for c in cells if not store.is_done(c.cell_id)]
+    # on a cluster: every worker
+    jobs = -1 if parallel_config else (jobs or pool_size(len(pending), os.cpu_count() or 1))
     manifest = {
         "config": {**identity, "grid": grid, "seeds": n_seeds, "quick": quick, "jobs": jobs,
                    "blas_threads": blas_threads, "run": store.folder.name,
@@ -129,7 +131,6 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     store.write_manifest(manifest)
     store.point_latest()
 
-    pending = [c for c in cells if not store.is_done(c.cell_id)]
     skipped = len(cells) - len(pending)
     note = f"{name}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
     if experiment.run_alone and pending:

@@ -36,7 +36,8 @@ def build_parser():
     r.add_argument("--seeds", type=int, help="number of seeds per setting")
     r.add_argument("--dataset", help="dataset (each experiment lists the ones it supports)")
     r.add_argument("--quick", action="store_true", help="the reduced smoke-test variant")
-    r.add_argument("--jobs", "-j", type=int, help="worker processes (default: all cores)")
+    r.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per core; one per cell "
+                   "when the grid has more cells than cores but fewer than twice as many)")
     r.add_argument("--run", help="run folder name (default: the dataset, plus -quick)")
     r.add_argument("--force", action="store_true", help="re-run every cell, discarding stored ones")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")

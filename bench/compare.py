@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench.errors import UserError
+from bench.intervals import t975
 from bench.store import RunStore, resolve_run_dir, results_root
 
 STAT_COLUMNS = ["mean", "std", "ci95_low", "ci95_high", "n", "n_diverged"]
@@ -33,7 +33,7 @@ def compare_summaries(a, b, directions=None):
     se = np.sqrt(va + vb)
     with np.errstate(invalid="ignore", divide="ignore"):
         dof = (va + vb) ** 2 / (va**2 / (merged["n_a"] - 1) + vb**2 / (merged["n_b"] - 1))
-        half = stats.t.ppf(0.975, dof) * se
+        half = t975(dof) * se
     diff = merged["mean_b"] - merged["mean_a"]
     out = merged[keys].copy()
     out["mean_a"], out["mean_b"], out["diff"] = merged["mean_a"], merged["mean_b"], diff

@@ -1,21 +1,19 @@
 """One figure style for every experiment, and the mean ± 95% CI bands they are drawn with.
 
 Figures are built on matplotlib.figure.Figure directly (no pyplot), so drawing never depends on
-a display or touches a notebook's backend.
+a display or touches a notebook's backend. matplotlib is imported when a figure is drawn: worker
+processes, which import the experiment modules but never draw, start without it.
 """
 
 import contextlib
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
-from bench.tables import ci95
+from bench.intervals import ci95
 
 STYLE = {
     "figure.dpi": 110,
     "savefig.dpi": 130,
-    "savefig.bbox": "tight",
     "font.size": 9.5,
     "axes.titlesize": 10,
     "axes.labelsize": 9.5,
@@ -26,20 +24,22 @@ STYLE = {
     "legend.fontsize": 8.5,
     "legend.frameon": False,
     "lines.linewidth": 1.6,
-    "axes.prop_cycle": matplotlib.cycler(color=matplotlib.colormaps["tab10"].colors),
 }
-
-COLORS = matplotlib.colormaps["tab10"].colors
 
 
 @contextlib.contextmanager
 def style():
-    with matplotlib.rc_context(STYLE):
+    import matplotlib
+
+    colors = matplotlib.cycler(color=matplotlib.colormaps["tab10"].colors)
+    with matplotlib.rc_context({**STYLE, "axes.prop_cycle": colors}):
         yield
 
 
 def figure(nrows=1, ncols=1, width=6.4, height=4.0, **kwargs):
     """A Figure and its axes array (always 2-D), in the house style."""
+    from matplotlib.figure import Figure
+
     with style():
         fig = Figure(figsize=(width, height), layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)

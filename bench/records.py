@@ -2,8 +2,6 @@
 
 import math
 
-import pandas as pd
-
 COLUMNS = ["step", "epoch", "metric", "value"]
 
 
@@ -33,7 +31,3 @@ class Recorder:
         self.rows.append((int(step), math.nan if epoch is None else float(epoch), metric, value))
         if not math.isfinite(value):
             raise Diverged(step, metric, self)
-
-    def table(self):
-        df = pd.DataFrame(self.rows, columns=COLUMNS)
-        return df.astype({"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})

@@ -19,8 +19,10 @@ def save_figures(experiment, records, folder):
     with style():
         figures = experiment.plot(records)
         for name, fig in figures.items():
-            for ext in ("png", "svg"):
-                write_figure(folder / f"{name}.{ext}", fig)
+            write_figure(folder / f"{name}.png", fig)
+            # The PNG's draw placed every axes (constrained layout); the SVG reuses that layout.
+            fig.set_layout_engine("none")
+            write_figure(folder / f"{name}.svg", fig)
     return sorted(figures)
 
 

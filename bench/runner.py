@@ -1,69 +1,34 @@
 """Runs cells: in this process or a joblib pool, each with its own seeded Generator, and hands
 every finished cell to a callback as soon as it finishes. Knows nothing of any experiment."""
 
-import time
-import traceback
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from joblib import parallel_config as joblib_config
-from threadpoolctl import threadpool_limits
 
-from bench.records import COLUMNS, Diverged, Recorder
+from bench.cell import run_cell
+from bench.records import COLUMNS
 from bench.tables import cell_records
 
 
-@dataclass
-class CellResult:
-    cell: object
-    records: pd.DataFrame
-    status: dict
-    artifacts: dict
+def _as_table(records):
+    """A cell's rows (or the DataFrame its experiment returned) as the tidy (step, epoch, metric, value) table."""
+    if isinstance(records, pd.DataFrame):
+        return records[COLUMNS]
+    df = pd.DataFrame(list(records), columns=COLUMNS)
+    return df.astype({"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})
 
 
-def cell_rng(root_seed, cell_id):
-    """The cell's Generator: SeedSequence keyed by the root seed and the cell id, so a cell draws the
-    same numbers in any process, in any order."""
-    words = [int(cell_id[i:i + 8], 16) for i in range(0, len(cell_id), 8)]
-    return np.random.default_rng(np.random.SeedSequence([root_seed, *words]))
+def _tabled(result):
+    result.records = cell_records(result.cell, _as_table(result.records))
+    return result
 
 
-def _as_table(out):
-    if isinstance(out, Recorder):
-        return out.table()
-    if isinstance(out, pd.DataFrame):
-        return out[COLUMNS]
-    return pd.DataFrame(list(out), columns=COLUMNS)
-
-
-def run_cell(experiment, cell, root_seed, blas_threads=1):
-    """Run one cell; never raises for the cell's own errors, which become its status.
-
-    BLAS runs with a fixed thread count (1 in the pool): OpenBLAS results differ in the last bits
-    between thread counts, and a cell must give the same bits whatever --jobs is.
-    """
-    start = time.perf_counter()
-    status = {"status": "ok", "seed": cell.seed, "params": cell.params}
-    artifacts = {}
-    # Overflow on the way to a NaN is expected in a diverging cell; the harness records it instead.
-    with threadpool_limits(limits=blas_threads, user_api="blas"), np.errstate(all="ignore"):
-        try:
-            out = experiment.run(dict(cell.params), cell_rng(root_seed, cell.cell_id))
-            records = _as_table(out)
-            artifacts = getattr(out, "artifacts", {})
-        except Diverged as d:
-            records = d.records.table()
-            records.loc[len(records)] = [d.step, np.nan, "diverged_at", float(d.step)]
-            status.update(status="diverged", step=d.step, message=str(d))
-        except Exception as e:  # a failing cell must not take the grid down
-            records = pd.DataFrame(columns=COLUMNS)
-            status.update(status="failed", message=f"{type(e).__name__}: {e}",
-                          traceback=traceback.format_exc(limit=8))
-    status["wall_time"] = time.perf_counter() - start
-    status["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return CellResult(cell, cell_records(cell, records), status, artifacts)
+def pool_size(n_cells, cores):
+    """Worker processes when the user names none: one per core, except for a grid of more cells than
+    cores but fewer than two rounds, which gets one worker per cell. Three equal cells on two cores
+    then share the cores and all end at 1.5x one cell's time, where two rounds would take 2x with a
+    core idle in the second. Cells are single-threaded, so sharing changes no result."""
+    return n_cells if cores < n_cells < 2 * cores else cores
 
 
 class FailFast(Exception):
@@ -79,7 +44,7 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
     """
     if experiment.run_alone or (jobs == 1 and parallel_config is None):
         for cell in cells:
-            on_result(run_cell(experiment, cell, root_seed, blas_threads))
+            on_result(_tabled(run_cell(experiment, cell, root_seed, blas_threads)))
         return
     tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads) for cell in cells)
     # joblib_config (not an argument of Parallel) is what registers joblib's dask backend.
@@ -87,7 +52,7 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
         results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
         try:
             for result in results:
-                on_result(result)
+                on_result(_tabled(result))
         finally:
             close = getattr(results, "close", None)
             if close:

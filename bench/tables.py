@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 
+from bench.intervals import ci95
+
 LEAD = ["experiment", "cell_id", "seed"]
 TAIL = ["step", "epoch", "metric", "value"]
 
@@ -40,16 +42,6 @@ def final_values(records):
     """Each cell's last value of each metric."""
     last = records.sort_values("step", kind="stable").groupby(["cell_id", "metric"], sort=False).tail(1)
     return last.reset_index(drop=True)
-
-
-def ci95(std, n):
-    """Half-width of the 95% confidence interval of a mean (Student t); NaN below two samples."""
-    from scipy import stats  # imported here: scipy.stats costs ~0.4 s at start-up of every worker
-
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), np.nan)
-        return t * np.asarray(std) / np.sqrt(n)
 
 
 def summarize(records, metrics=None, by_step=False):

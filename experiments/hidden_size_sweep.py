@@ -5,7 +5,6 @@ import numpy as np
 
 import bench
 from bench.plotting import band, figure, mean_ci
-from bench.tables import final_values
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -107,6 +106,8 @@ def plot_boundaries(records):
 
 
 def plot_accuracy(records, log_x=False):
+    from bench.tables import final_values  # pandas: imported when drawing, not in workers
+
     fig, axes = figure(1, 1, width=6.4, height=4.0)
     ax = axes[0, 0]
     last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])

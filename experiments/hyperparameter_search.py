@@ -6,7 +6,6 @@ import numpy as np
 
 import bench
 from bench.plotting import figure
-from bench.tables import final_values
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -48,6 +47,8 @@ def run(params, rng):
 
 def ranked_trials(records):
     """One row per trial: lr, weight decay and final validation accuracy (mean over seeds), best first."""
+    from bench.tables import final_values  # pandas: imported when drawing, not in workers
+
     last = final_values(records[records["metric"] == "val_acc"])
     table = last.groupby(["trial", "lr", "weight_decay"], as_index=False)["value"].mean()
     return table.rename(columns={"value": "val_acc"}).sort_values("val_acc", ascending=False, kind="stable")

@@ -63,8 +63,7 @@ def plot_histograms(records, activation):
         for layer in range(HIST_LAYERS):
             ax = axes[r, layer]
             counts = rows[rows["metric"] == f"hist_{layer + 1}"].groupby("step")["value"].mean()
-            ax.bar(edges[:-1], counts.reindex(range(HIST_BINS), fill_value=0), width=edges[1] - edges[0],
-                   align="edge", color=f"C{r}")
+            ax.stairs(counts.reindex(range(HIST_BINS), fill_value=0), edges, fill=True, color=f"C{r}")
             ax.set_title(f"{LABELS.get(str(init), init)} · layer {layer + 1}", fontsize=8.5)
             ax.set_yticks([]) if layer else ax.set_ylabel("count")
     fig.suptitle(f"{activation} activations, 5 layers of 100 (mean over seeds)")

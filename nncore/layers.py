@@ -7,7 +7,6 @@ runs again: copy it if you need to keep it. Parameters and gradients are plain a
 """
 
 import numpy as np
-from scipy.special import expit
 
 from nncore.buffers import Buffers, column_means, column_sums
 
@@ -80,6 +79,8 @@ class ReLU(Layer):
 
 class Sigmoid(Layer):
     def forward(self, x, train=False):
+        from scipy.special import expit  # ~0.2 s to import: paid by the nets that use a sigmoid only
+
         self.out = expit(x, out=self._out("out", x))
         return self.out
 

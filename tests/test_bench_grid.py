@@ -1,8 +1,11 @@
+import numpy as np
 import pytest
 
 import bench
 from bench.errors import UserError
 from bench.grid import expand, parse_overrides, parse_value, resolve_grid, split_values
+from bench.intervals import ci95, t975
+from bench.runner import pool_size
 from tests.toy_experiment import EXPERIMENT as TOY
 
 
@@ -56,3 +59,16 @@ def test_recorder_raises_on_non_finite():
     with pytest.raises(bench.Diverged) as info:
         rec.log("loss", float("inf"), 1)
     assert info.value.step == 1 and len(info.value.records.rows) == 2
+
+
+def test_pool_size_gives_a_short_grid_one_worker_per_cell():
+    # Under two rounds: every cell at once, sharing the cores; otherwise one worker per core.
+    assert pool_size(3, 2) == 3 and pool_size(7, 4) == 7
+    assert [pool_size(n, 2) for n in (1, 2, 4, 5, 32)] == [2, 2, 2, 2, 2]
+
+
+def test_t975_is_students_quantile():
+    from scipy import stats
+    dof = np.array([1, 2, 2.5, 9, 30, 1000])
+    assert np.allclose(t975(dof), stats.t.ppf(0.975, dof), rtol=1e-12, atol=0)
+    assert np.allclose(ci95([1.0, 2.0], [4, 1]), [stats.t.ppf(0.975, 3) / 2, np.nan], equal_nan=True)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import nncore
-from nncore.datasets import DatasetError, load, mnist
+from nncore.datasets import DatasetError, load, mnist, prepared
 from nncore.datasets.download import download, file_digest
 from nncore.datasets.mnist import FILES
+from tests.conftest import tiny_idx_files
 from tests.helpers import needs_fashion
 
 
@@ -24,6 +25,52 @@ def test_mnist_from_explicit_folder_with_options(tiny_mnist):
     assert sorted(map(bytes, rows)) == sorted(map(bytes, d.x_train[:40]))
     again = load("mnist", data_dir=tiny_mnist, n_train=40, validation=0.25)
     assert np.array_equal(again.x_val, sub.x_val)
+
+
+def test_images_are_converted_once_then_memory_mapped(tiny_mnist, monkeypatch):
+    raw = mnist.read_all([str(tiny_mnist / f) for f in FILES])
+    first = load("mnist", data_dir=tiny_mnist)
+    # Bitwise what dividing the uint8 pixels by 255 gives, labels as int64.
+    assert np.array_equal(first.x_train, (raw[0] / 255.0).reshape(60, 784))
+    assert first.t_train.dtype == np.int64 and np.array_equal(first.t_test, raw[3])
+    folders = list((mnist.cache_dir("mnist") / "prepared").iterdir())
+    assert len(folders) == 1 and (folders[0] / "complete").is_file()
+
+    def no_reading(paths):
+        raise AssertionError("the IDX files were read again")
+
+    monkeypatch.setattr(mnist, "read_all", no_reading)
+    again = load("mnist", data_dir=tiny_mnist)
+    assert np.array_equal(again.x_train, first.x_train) and np.array_equal(again.t_train, first.t_train)
+    with pytest.raises(ValueError):  # shared by every process that maps it: read-only
+        again.x_train[0, 0] = 1.0
+
+
+def test_prepared_arrays_follow_their_source_and_options(tiny_mnist):
+    paths = [str(tiny_mnist / f) for f in FILES]
+    base = prepared.key(paths, np.float64, 255.0)
+    assert prepared.key(paths, np.float32, 255.0) != base and prepared.key(paths, np.float64, None) != base
+    load("mnist", data_dir=tiny_mnist)
+    # A replaced file is a new key: the new pixels are converted, never the stale ones served.
+    tiny_idx_files(tiny_mnist, seed=1)
+    assert prepared.key(paths, np.float64, 255.0) != base
+    fresh = mnist.read_all(paths)
+    assert np.array_equal(load("mnist", data_dir=tiny_mnist).x_test, (fresh[2] / 255.0).reshape(20, 784))
+
+
+def test_unwritable_cache_falls_back_to_memory(tiny_mnist, tmp_path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    d = load("mnist", data_dir=tiny_mnist)
+    assert d.x_train.shape == (60, 784) and d.x_train.max() == 1.0
+
+
+def test_damaged_cache_is_rebuilt(tiny_mnist):
+    good = load("mnist", data_dir=tiny_mnist).x_train.copy()
+    (folder,) = (mnist.cache_dir("mnist") / "prepared").iterdir()
+    (folder / "x_train.npy").write_bytes(b"not an npy file")
+    assert np.array_equal(load("mnist", data_dir=tiny_mnist).x_train, good)
 
 
 def test_nnbench_data_environment_variable(tiny_mnist, monkeypatch):

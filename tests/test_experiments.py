@@ -64,6 +64,19 @@ def test_batchnorm_diverged_cells_are_kept_and_drawn(tmp_path):
     assert (r.records["metric"] == "diverged_at").any()
 
 
+def test_batchnorm_test_every_sets_the_test_evaluations(tmp_path):
+    """Train accuracy every epoch always; test accuracy every test_every epochs, none for 0 (the book's
+    own workload), and the figures are drawn either way."""
+    one_scale = {"scale": 0.01, "test_every": [2]}
+    r = quick("batchnorm_scales", tmp_path, dataset="digits", overrides=one_scale, run="every2", jobs=1)
+    epochs = r.records.groupby("metric")["epoch"].apply(lambda e: sorted(set(e)))
+    assert epochs["train_acc"] == [1, 2, 3, 4, 5, 6] and epochs["test_acc"] == [2, 4, 6]
+    r = quick("batchnorm_scales", tmp_path, dataset="digits", overrides={**one_scale, "test_every": [0]},
+              run="never", jobs=1)
+    assert "test_acc" not in set(r.records["metric"]) and (r.records["metric"] == "train_acc").sum() == 2 * 2 * 6
+    assert {"batchnorm_scales.png", "batchnorm_final_accuracy.png"} <= {p.name for p in (r.path / "figures").iterdir()}
+
+
 def test_hidden_size_three_fits_moons_better_than_one(tmp_path):
     r = quick("hidden_size_sweep", tmp_path, jobs=2)
     assert final(r.summary, "train_acc", hidden=3) > final(r.summary, "train_acc", hidden=1) + 0.05

@@ -4,12 +4,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nncore.datasets import mnist, toy
+from nncore.datasets import mnist, prepared, toy
 from nncore.datasets.errors import DatasetError
 from nncore.datasets.idx import read_idx, write_idx
 
 NAMES = ("mnist", "fashion_mnist", "digits", "moons", "xor")
-IMAGE_SETS = ("mnist", "fashion_mnist")
+IMAGE_SPECS = {"mnist": mnist.MNIST, "fashion_mnist": mnist.FASHION_MNIST}
+IMAGE_SETS = tuple(IMAGE_SPECS)
 
 
 @dataclass
@@ -24,18 +25,19 @@ class Dataset:
     t_val: np.ndarray = None
 
 
-def _raw(name, data_dir, allow_download, params):
-    if name == "mnist":
-        return mnist.load_raw(mnist.MNIST, data_dir, allow_download), 255.0
-    if name == "fashion_mnist":
-        return mnist.load_raw(mnist.FASHION_MNIST, data_dir, allow_download), 255.0
+def _arrays(name, normalize, dtype, data_dir, allow_download, params):
+    """(x_train, t_train, x_test, t_test) as float `dtype` and int64 labels, before any option applies."""
+    if name in IMAGE_SPECS:
+        return mnist.load(IMAGE_SPECS[name], dtype, 255.0 if normalize else None, data_dir, allow_download)
     if name == "digits":
-        return toy.digits(**params), 16.0
-    if name == "moons":
-        return toy.moons(**params), None
-    if name == "xor":
-        return toy.xor(), None
-    raise DatasetError(f"unknown dataset {name!r}: choose from {', '.join(NAMES)}")
+        raw, scale = toy.digits(**params), 16.0
+    elif name == "moons":
+        raw, scale = toy.moons(**params), None
+    elif name == "xor":
+        raw, scale = toy.xor(), None
+    else:
+        raise DatasetError(f"unknown dataset {name!r}: choose from {', '.join(NAMES)}")
+    return prepared.convert(raw, dtype, scale if normalize else None)
 
 
 def one_hot(t, n_classes, dtype=np.float64):
@@ -46,30 +48,24 @@ def one_hot(t, n_classes, dtype=np.float64):
 
 def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=None, n_test=None, validation=0,
          split_seed=0, dtype=np.float64, data_dir=None, allow_download=True, **params):
-    """Load a dataset as float arrays of `dtype` and integer (or one-hot) labels.
+    """Load a dataset as float arrays of `dtype` and integer (or one-hot) labels. Image arrays are
+    read-only (memory-mapped from the prepared cache): copy one before changing it in place.
 
     normalize: scale pixels to [0, 1] (images, digits). flatten: images as rows of 784, else
     (N, 1, 28, 28). n_train / n_test: keep the first N training / test samples. validation: a fraction (< 1) or a
     count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
     params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
     """
-    dtype = np.dtype(dtype).type
-    (x_train, t_train, x_test, t_test), scale = _raw(name, data_dir, allow_download, params)
+    x_train, t_train, x_test, t_test = _arrays(name, normalize, dtype, data_dir, allow_download, params)
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
     if n_test is not None:
         x_test, t_test = x_test[:n_test], t_test[:n_test]
-    if normalize and scale:  # one pass: convert and scale together (bitwise the same as astype, then /=)
-        x_train = np.divide(x_train, dtype(scale), dtype=dtype)
-        x_test = np.divide(x_test, dtype(scale), dtype=dtype)
-    else:
-        x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
     if name in IMAGE_SETS:
         shape = (-1, x_train[0].size) if flatten else (-1, 1) + x_train.shape[1:]
         x_train, x_test = x_train.reshape(shape), x_test.reshape(shape)
     elif flatten:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    t_train, t_test = t_train.astype(np.int64), t_test.astype(np.int64)
     n_classes = int(max(t_train.max(), t_test.max())) + 1
     x_val = t_val = None
     if validation:

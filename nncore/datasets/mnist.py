@@ -2,9 +2,9 @@
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from nncore.datasets import prepared
 from nncore.datasets.download import download
 from nncore.datasets.errors import DatasetError
 from nncore.datasets.idx import read_idx
@@ -92,8 +92,8 @@ def locate(spec, data_dir=None, allow_download=True):
         f"NNBENCH_DATA (looked in {', '.join(str(d) for d in dirs)}); offline alternatives: {alternatives}")
 
 
-@lru_cache(maxsize=4)
-def _read_all(paths):
+def read_all(paths):
+    """(x_train, t_train, x_test, t_test) as uint8 arrays, images (N, 28, 28), validated."""
     x_train = read_idx(paths[0], expect_ndim=3)
     t_train = read_idx(paths[1], expect_ndim=1, expect_count=x_train.shape[0])
     x_test = read_idx(paths[2], expect_ndim=3)
@@ -101,7 +101,8 @@ def _read_all(paths):
     return x_train, t_train, x_test, t_test
 
 
-def load_raw(spec, data_dir=None, allow_download=True):
-    """(x_train, t_train, x_test, t_test) as uint8 arrays, images (N, 28, 28). Cached per process."""
-    paths = locate(spec, data_dir, allow_download)
-    return _read_all(tuple(str(p) for p in paths))
+def load(spec, dtype, scale, data_dir=None, allow_download=True):
+    """(x_train, t_train, x_test, t_test): images (N, 28, 28) as read-only float `dtype` divided by
+    `scale` (when given), labels int64; converted once, then memory-mapped from the cache (prepared.py)."""
+    paths = tuple(str(p) for p in locate(spec, data_dir, allow_download))
+    return prepared.load(cache_dir(spec.name) / "prepared", paths, dtype, scale, lambda: read_all(paths))

@@ -1,0 +1,52 @@
+"""One cell run in whatever process holds it: its own seeded Generator, a fixed BLAS thread count,
+and its errors turned into a status. Imports no pandas, so a worker starts with little more than numpy."""
+
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from bench.records import Diverged, Recorder
+
+
+@dataclass
+class CellResult:
+    cell: object
+    records: object  # rows (step, epoch, metric, value) or a DataFrame the experiment returned
+    status: dict
+    artifacts: dict
+
+
+def cell_rng(root_seed, cell_id):
+    """The cell's Generator: SeedSequence keyed by the root seed and the cell id, so a cell draws the
+    same numbers in any process, in any order."""
+    words = [int(cell_id[i:i + 8], 16) for i in range(0, len(cell_id), 8)]
+    return np.random.default_rng(np.random.SeedSequence([root_seed, *words]))
+
+
+def run_cell(experiment, cell, root_seed, blas_threads=1):
+    """Run one cell; never raises for the cell's own errors, which become its status.
+
+    BLAS runs with a fixed thread count (1 in the pool): OpenBLAS results differ in the last bits
+    between thread counts, and a cell must give the same bits whatever --jobs is.
+    """
+    start = time.perf_counter()
+    status = {"status": "ok", "seed": cell.seed, "params": cell.params}
+    records, artifacts = [], {}
+    # Overflow on the way to a NaN is expected in a diverging cell; the harness records it instead.
+    with threadpool_limits(limits=blas_threads, user_api="blas"), np.errstate(all="ignore"):
+        try:
+            out = experiment.run(dict(cell.params), cell_rng(root_seed, cell.cell_id))
+            records = out.rows if isinstance(out, Recorder) else out if hasattr(out, "columns") else list(out)
+            artifacts = getattr(out, "artifacts", {})
+        except Diverged as d:
+            records = d.records.rows + [(d.step, np.nan, "diverged_at", float(d.step))]
+            status.update(status="diverged", step=d.step, message=str(d))
+        except Exception as e:  # a failing cell must not take the grid down
+            status.update(status="failed", message=f"{type(e).__name__}: {e}",
+                          traceback=traceback.format_exc(limit=8))
+    status["wall_time"] = time.perf_counter() - start
+    status["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return CellResult(cell, records, status, artifacts)
