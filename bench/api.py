@@ -76,8 +76,9 @@ def run(name, backend="loky", scheduler=None, **options):
     """Run (or resume) an experiment's grid and return its RunResult.
 
     Options: overrides ({"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]), jobs (worker processes, default
-    `pool_size`: one per core), seeds, dataset, quick, run (the run folder's name, default the dataset plus "-quick"),
-    force (re-run every cell), results_dir, fail_fast, root_seed, blas_threads, progress, figures, log.
+    runner.pool_size: one per core), seeds, dataset, quick, run (the run folder's name, default the
+    dataset plus "-quick"), force (re-run every cell), results_dir, fail_fast, root_seed, blas_threads,
+    progress, figures, log.
     backend: "loky" (this machine) or "dask" (the cluster at `scheduler`, or a LocalCluster).
     """
     if backend not in ("loky", "dask"):
@@ -114,8 +115,10 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     store.open(identity, force=force)
     previous = store.read_manifest() or {}
     pending = [c for c in cells if not store.is_done(c.cell_id)]
-    # on a cluster: every worker
-    jobs = -1 if parallel_config else (jobs or pool_size(len(pending), os.cpu_count() or 1))
+    if parallel_config:
+        jobs = -1  # on a cluster: every worker
+    else:
+        jobs = jobs or pool_size(len(pending), os.cpu_count() or 1)
     manifest = {
         "config": {**identity, "grid": grid, "seeds": n_seeds, "quick": quick, "jobs": jobs,
                    "blas_threads": blas_threads, "run": store.folder.name,

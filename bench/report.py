@@ -21,7 +21,7 @@ def save_figures(experiment, records, folder):
         for name, fig in figures.items():
             write_figure(folder / f"{name}.png", fig)
             # The PNG's draw placed every axes (constrained layout); the SVG reuses that layout.
-            fig.set_layout_engine("none")
+            fig.set_layout_engine(None)
             write_figure(folder / f"{name}.svg", fig)
     return sorted(figures)
 
