@@ -10,10 +10,20 @@ from nncore.datasets import write_idx
 from nncore.datasets.mnist import FILES
 
 
+@pytest.fixture(scope="session")
+def shared_fashion_arrays(tmp_path_factory):
+    """One folder of converted Fashion-MNIST arrays for the whole session (440 MB in float64): the
+    Debian files are the same for every test, so they are converted once, not once per test."""
+    return tmp_path_factory.mktemp("fashion_prepared")
+
+
 @pytest.fixture(autouse=True)
-def isolated_data_dirs(tmp_path_factory, monkeypatch):
+def isolated_data_dirs(tmp_path_factory, monkeypatch, shared_fashion_arrays):
     """No test sees the user's cache or NNBENCH_DATA."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "nnbench" / "fashion_mnist").mkdir(parents=True)
+    (cache / "nnbench" / "fashion_mnist" / "prepared").symlink_to(shared_fashion_arrays)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("NNBENCH_DATA", raising=False)
 
 
