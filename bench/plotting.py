@@ -18,6 +18,7 @@ STYLE = {
     "axes.titlesize": 10,
     "axes.labelsize": 9.5,
     "axes.grid": True,
+    "axes.axisbelow": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
