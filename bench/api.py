@@ -48,11 +48,10 @@ class RunResult:
 
 def _prepare_dataset(dataset):
     """Make sure an image set is on disk before any worker starts (one download, not one per worker)."""
-    from nncore.datasets import IMAGE_SETS, mnist
+    from nncore.datasets import IMAGE_SPECS, mnist
 
-    if dataset in IMAGE_SETS:
-        spec = mnist.MNIST if dataset == "mnist" else mnist.FASHION_MNIST
-        mnist.locate(spec)
+    if dataset in IMAGE_SPECS:
+        mnist.locate(IMAGE_SPECS[dataset])
 
 
 def _normalize_overrides(experiment, overrides):
