@@ -1,13 +1,20 @@
 """The Python API and the orchestration behind `python -m bench run`: resolve the grid, open the
-run folder, run the missing cells, combine the tables, draw the figures, write the manifest."""
+run folder, run the missing cells, combine the tables, draw the figures, write the manifest.
 
+Start-up imports neither pandas nor matplotlib: a pooled run imports them once its cells are
+dispatched, so the driver's imports overlap the workers' start-up instead of preceding it.
+"""
+
+from __future__ import annotations
+
+import importlib
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from bench import registry
@@ -17,7 +24,9 @@ from bench.provenance import code_version, machine, package_versions
 from bench.report import save_figures
 from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
-from bench.tables import combine, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -152,7 +161,7 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
 
     try:
         execute(experiment, pending, on_result, jobs=jobs, root_seed=root_seed, blas_threads=blas_threads,
-                parallel_config=parallel_config)
+                parallel_config=parallel_config, while_waiting=lambda: _import_for_finish(figures))
     except FailFast:
         log("stopped at the first failed cell (--fail-fast)")
     except UserError:
@@ -166,8 +175,21 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     return finish(experiment, store, cells, manifest, figures)
 
 
+def _import_for_finish(figures):
+    """Import what `finish` uses (pandas and pyarrow; matplotlib when it draws)."""
+    modules = ["bench.tables", "pyarrow.parquet"]
+    if figures:
+        modules += ["matplotlib.figure", "matplotlib.backends.backend_agg"]
+    for module in modules:
+        importlib.import_module(module)
+
+
 def finish(experiment, store, cells, manifest, figures=True):
     """Combine the finished cells of this grid into the run's tables, figures and manifest."""
+    import pandas as pd
+
+    from bench.tables import combine, summarize
+
     parts, statuses = [], {}
     for cell in cells:
         status = store.cell_status(cell.cell_id)

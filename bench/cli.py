@@ -5,7 +5,6 @@ import os
 import sys
 
 from bench import api, registry
-from bench.compare import compare_runs, format_comparison, resolve
 from bench.errors import UserError
 from bench.grid import expand, resolve_grid
 from bench.report import html_report, rebuild
@@ -117,6 +116,8 @@ def cmd_report(args):
 
 
 def cmd_compare(args):
+    from bench.compare import compare_runs, format_comparison, resolve  # pandas: only this command needs it
+
     folder_a = resolve(args.run_a, args.results)
     experiment = RunStore(folder_a).read_manifest()["config"]["experiment"]
     registered = registry.all_experiments().get(experiment)

@@ -1,25 +1,16 @@
 """Runs cells: in this process or a joblib pool, each with its own seeded Generator, and hands
 every finished cell to a callback as soon as it finishes. Knows nothing of any experiment."""
 
-import pandas as pd
 from joblib import Parallel, delayed
 from joblib import parallel_config as joblib_config
 
 from bench.cell import run_cell
-from bench.records import COLUMNS
-from bench.tables import cell_records
-
-
-def _as_table(records):
-    """A cell's rows (or the DataFrame its experiment returned) as the tidy (step, epoch, metric, value) table."""
-    if isinstance(records, pd.DataFrame):
-        return records[COLUMNS]
-    df = pd.DataFrame(list(records), columns=COLUMNS)
-    return df.astype({"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})
 
 
 def _tabled(result):
-    result.records = cell_records(result.cell, _as_table(result.records))
+    from bench.tables import cell_records  # pandas: imported when the first cell is done, not at start-up
+
+    result.records = cell_records(result.cell, result.records)
     return result
 
 
@@ -35,12 +26,14 @@ class FailFast(Exception):
     pass
 
 
-def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, parallel_config=None):
+def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, parallel_config=None,
+            while_waiting=None):
     """Run `cells`, calling on_result(CellResult) in the calling process as each one finishes.
 
     Pooled cells go to joblib (unordered, so a slow cell holds nothing back); an experiment whose
     cells must run alone (timings) runs them here, one after another, nothing else competing.
-    on_result may raise FailFast to stop the grid.
+    on_result may raise FailFast to stop the grid. while_waiting() is called once the pooled cells
+    are dispatched: work the caller needs later (imports) then overlaps the workers' start-up.
     """
     if experiment.run_alone or (jobs == 1 and parallel_config is None):
         for cell in cells:
@@ -49,8 +42,10 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
     tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads) for cell in cells)
     # joblib_config (not an argument of Parallel) is what registers joblib's dask backend.
     with joblib_config(**(parallel_config or {})):
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)  # dispatches at once
         try:
+            if while_waiting:
+                while_waiting()
             for result in results:
                 on_result(_tabled(result))
         finally:

@@ -5,13 +5,17 @@ import os
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 from bench.atomic import write_joblib, write_parquet, write_text
 from bench.errors import UserError
 
 # What must match for a run folder to be resumed rather than refused.
 IDENTITY = ("experiment", "version", "dataset", "root_seed")
+
+
+def _read_parquet(path):
+    import pandas as pd  # here, not at the top: a run's start-up needs no pandas
+
+    return pd.read_parquet(path)
 
 
 def results_root(path=None):
@@ -103,7 +107,7 @@ class RunStore:
         return joblib.load(path)
 
     def read_cell(self, cell_id):
-        return pd.read_parquet(self.cells_dir / f"{cell_id}.parquet")
+        return _read_parquet(self.cells_dir / f"{cell_id}.parquet")
 
     # -- combined tables ------------------------------------------------------------------------
     def write_tables(self, records, summary):
@@ -113,7 +117,7 @@ class RunStore:
 
     def _read_table(self, name):
         try:
-            return pd.read_parquet(self.folder / f"{name}.parquet")
+            return _read_parquet(self.folder / f"{name}.parquet")
         except (OSError, ValueError) as e:
             raise UserError(f"{self.folder}: cannot read its tables ({e}); re-run the experiment") from None
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bench.intervals import ci95
+from bench.records import COLUMNS
 
 LEAD = ["experiment", "cell_id", "seed"]
 TAIL = ["step", "epoch", "metric", "value"]
@@ -16,8 +17,13 @@ def _cell_value(v):
 
 
 def cell_records(cell, records):
-    """A cell's records with its identity and parameters as leading columns."""
-    df = records.copy()
+    """A cell's tidy table: its records (rows of step, epoch, metric, value, or the DataFrame its
+    experiment returned) behind its identity and parameters as leading columns."""
+    if isinstance(records, pd.DataFrame):
+        df = records[COLUMNS].copy()
+    else:
+        df = pd.DataFrame(list(records), columns=COLUMNS).astype(
+            {"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})
     lead = {"experiment": cell.experiment, "cell_id": cell.cell_id, "seed": cell.seed}
     lead.update({k: _cell_value(v) for k, v in cell.params.items()})
     for i, (k, v) in enumerate(lead.items()):

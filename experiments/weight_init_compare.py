@@ -55,7 +55,7 @@ def plot(records):
 def plot_histograms(records, activation):
     inits = list(dict.fromkeys(records["init"]))
     fig, axes = figure(len(inits), HIST_LAYERS, width=2.3 * HIST_LAYERS, height=1.9 * len(inits),
-                       sharey="row")
+                       sharex=True, sharey="row")
     lo, hi = HIST_RANGE[activation]
     edges = np.linspace(lo, hi, HIST_BINS + 1)
     for r, init in enumerate(inits):

@@ -4,17 +4,25 @@ the parameter arrays in place: `opt.update(params, grads)`.
 Updates go through BLAS axpy (y += a * x in one pass, no temporary) wherever they can.
 """
 
+from functools import cache
+
 import numpy as np
-from scipy.linalg import blas
 
 from nncore.buffers import Buffers
 
-_AXPY = {np.dtype(np.float64): blas.daxpy, np.dtype(np.float32): blas.saxpy}
+
+@cache
+def _blas_axpy(dtype):
+    """BLAS axpy for float64 and float32, None for other dtypes. scipy.linalg takes ~0.15 s to
+    import, so it is loaded at the first update: a process that only builds nets never pays it."""
+    from scipy.linalg import blas
+
+    return {np.float64: blas.daxpy, np.float32: blas.saxpy}.get(dtype.type)
 
 
 def axpy(a, x, y):
     """y += a * x in place, for same-shaped contiguous arrays."""
-    fn = _AXPY.get(y.dtype)
+    fn = _blas_axpy(y.dtype)
     if fn is None or not (x.flags.c_contiguous and y.flags.c_contiguous) or x.dtype != y.dtype:
         y += a * x
         return

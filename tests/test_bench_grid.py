@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -5,7 +8,7 @@ import bench
 from bench.errors import UserError
 from bench.grid import expand, parse_overrides, parse_value, resolve_grid, split_values
 from bench.intervals import ci95, t975
-from bench.runner import pool_size
+from bench.runner import execute, pool_size
 from tests.toy_experiment import EXPERIMENT as TOY
 
 
@@ -72,3 +75,20 @@ def test_t975_is_students_quantile():
     dof = np.array([1, 2, 2.5, 9, 30, 1000])
     assert np.allclose(t975(dof), stats.t.ppf(0.975, dof), rtol=1e-12, atol=0)
     assert np.allclose(ci95([1.0, 2.0], [4, 1]), [stats.t.ppf(0.975, 3) / 2, np.nan], equal_nan=True)
+
+
+def test_start_up_imports_no_pandas_matplotlib_or_scipy():
+    # What a run imports before its cells start is time no worker can overlap.
+    code = ("import sys, bench.cli, bench.cell, experiments.weight_init_compare\n"
+            "print(sorted({'pandas', 'matplotlib', 'scipy'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_execute_calls_while_waiting_once_and_delivers_every_cell():
+    cells = expand(TOY, *resolve_grid(TOY, {"steps": [3]}, None, False, 1))
+    calls, done = [], []
+    execute(TOY, cells, lambda r: done.append((r.cell.cell_id, r.status["status"])), jobs=2,
+            while_waiting=lambda: calls.append(len(done)))
+    assert calls == [0]  # before any result was handed over
+    assert sorted(done) == sorted((c.cell_id, "ok") for c in cells)
