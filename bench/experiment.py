@@ -4,6 +4,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.records import RESERVED_NAMES
+
 
 def cartesian(grid):
     """Every combination of the grid's values, in the grid's order."""
@@ -47,6 +49,13 @@ class Experiment:
     summary_by_step: bool = False
     choices: dict = field(default_factory=dict)
     points: Callable = None
+
+    def __post_init__(self):
+        names = {*self.grid, *self.quick, *(k for g in self.dataset_grids.values() for k in g)} - {"seeds"}
+        taken = sorted(names & RESERVED_NAMES)
+        if taken:
+            raise ValueError(f"experiment {self.name}: parameter {', '.join(map(repr, taken))} would collide with "
+                             "a column of the harness's tables; rename it")
 
     @property
     def dataset(self):

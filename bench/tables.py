@@ -6,10 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bench.intervals import ci95
-from bench.records import COLUMNS
-
-LEAD = ["experiment", "cell_id", "seed"]
-TAIL = ["step", "epoch", "metric", "value"]
+from bench.records import CELL_COLUMNS, COLUMNS
 
 
 def _cell_value(v):
@@ -32,7 +29,7 @@ def cell_records(cell, records):
 
 
 def param_columns(records):
-    return [c for c in records.columns if c not in LEAD and c not in TAIL]
+    return [c for c in records.columns if c not in CELL_COLUMNS and c not in COLUMNS]
 
 
 def combine(parts):

@@ -24,7 +24,7 @@ def softmax_p1(scores):
 
 
 def run_moons(params, rng, rec):
-    data = dataset("moons", n=params["n"], noise=params["noise"], seed=0)
+    data = dataset("moons", n=params["samples"], noise=params["noise"], seed=0)
     _, _, mesh = mesh_points(data.x_train)
     if params["hidden"] == 0:
         import warnings
@@ -81,7 +81,7 @@ def plot_boundaries(records):
     from sklearn.datasets import make_moons
 
     first = records.iloc[0]
-    x, t = make_moons(int(first["n"]), noise=float(first["noise"]), random_state=0)
+    x, t = make_moons(int(first["samples"]), noise=float(first["noise"]), random_state=0)
     xx, yy, _ = mesh_points(x)
     sizes = sorted(records["hidden"].unique())
     cols = 4
@@ -142,12 +142,13 @@ EXPERIMENT = bench.Experiment(
     run=run,
     plot=plot,
     grid={"hidden": [0, 1, 2, 3, 4, 5, 20, 50], "lr": [0.01], "reg": [0.01], "steps": [20000], "batch": [None],
-          "n": [200], "noise": [0.2]},
+          "samples": [200], "noise": [0.2]},
     dataset_grids={name: {"hidden": [10, 25, 50, 100, 200, 400], "lr": [0.1], "reg": [0.0], "steps": [3000],
-                          "batch": [100], "n": [None], "noise": [None]}
+                          "batch": [100], "samples": [None], "noise": [None]}
                    for name in ("mnist", "fashion_mnist", "digits")},
     datasets=("moons", "mnist", "fashion_mnist", "digits"),
     seeds=3,
+    version=2,  # 2: the moons sample count is `samples` (it was `n`, which the summary's count overwrote)
     quick={"steps": [3000], "hidden": [0, 1, 3, 20], "seeds": 2},
     metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
     summary_metrics=("loss", "train_acc", "test_acc", "n_params"),

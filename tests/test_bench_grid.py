@@ -92,3 +92,10 @@ def test_execute_calls_while_waiting_once_and_delivers_every_cell():
             while_waiting=lambda: calls.append(len(done)))
     assert calls == [0]  # before any result was handed over
     assert sorted(done) == sorted((c.cell_id, "ok") for c in cells)
+
+
+@pytest.mark.parametrize("grid", [{"n": [3]}, {"lr": [0.1], "dataset": ["x"]}, {"metric": ["loss"]}])
+def test_a_parameter_may_not_take_a_table_column_name(grid):
+    # The summary's n (finite values per setting) once silently replaced a parameter called n.
+    with pytest.raises(ValueError, match="would collide with a column of the harness's tables"):
+        bench.Experiment(name="x", description="", run=None, plot=None, grid=grid)
