@@ -13,6 +13,7 @@ import bench
 from bench import registry
 from bench.atomic import atomic_path
 from bench.compare import compare_summaries
+from bench.records import RESERVED_NAMES, SUMMARY_COLUMNS
 from tests.helpers import bench_cmd, cli_env, run_cli, wait_for_cells
 from tests.toy_experiment import EXPERIMENT as TOY
 
@@ -39,6 +40,10 @@ def test_tidy_tables_summary_and_manifest(tmp_path):
     r = result.records
     assert list(r.columns) == ["experiment", "cell_id", "seed", "lr", "hidden", "steps", "mode", "sleep",
                                "dataset", "step", "epoch", "metric", "value"]
+    # The names Experiment refuses as parameters are exactly the tables' own columns.
+    assert list(result.summary.columns) == ["lr", "hidden", "steps", "mode", "sleep", "dataset", "metric",
+                                            *SUMMARY_COLUMNS]
+    assert RESERVED_NAMES == {*r.columns, *result.summary.columns} - set(TOY.grid)
     assert set(r["metric"]) == {"loss", "accuracy"} and r.groupby("cell_id").size().eq(31).all()
     s = result.summary
     acc = s[(s["metric"] == "accuracy") & (s["lr"] == 0.5)].iloc[0]
