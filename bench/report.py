@@ -31,6 +31,10 @@ def rebuild(name, run="latest", results_dir=None):
     experiment = registry.get(name)
     folder = resolve_run_dir(results_root(results_dir), name, run)
     store = RunStore(folder)
+    made_by = store.read_manifest()["config"].get("version")
+    if made_by != experiment.version:
+        raise UserError(f"{folder} was made by version {made_by} of {name}, whose tables this version "
+                        f"({experiment.version}) cannot draw: run it again with --force")
     records = store.read_records()
     return folder, save_figures(experiment, records, store.figures_dir)
 

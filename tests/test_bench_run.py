@@ -159,6 +159,17 @@ def test_run_folder_of_another_grid_is_refused(tmp_path):
     assert proc.returncode == 2 and "holds another run: root_seed 0 (asked 7)" in proc.stderr
 
 
+def test_report_refuses_a_run_made_by_another_version(tmp_path):
+    assert run_cli("run", "toy", "--quick", "--run", "r", cwd=tmp_path).returncode == 0
+    manifest = tmp_path / "results/toy/r/manifest.json"
+    old = json.loads(manifest.read_text())
+    old["config"]["version"] = TOY.version - 1
+    manifest.write_text(json.dumps(old))
+    proc = run_cli("report", "toy", "--run", "r", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"was made by version {TOY.version - 1} of toy" in proc.stderr and "again with --force" in proc.stderr
+
+
 def test_list_report_html_and_compare(tmp_path):
     listing = run_cli("list", cwd=tmp_path)
     assert listing.returncode == 0 and any(line.split()[:2] == ["toy", "4"] for line in listing.stdout.splitlines())
