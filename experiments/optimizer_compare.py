@@ -47,6 +47,7 @@ EXPERIMENT = bench.Experiment(
           "iterations": [2000], "eval_every": [100], "dtype": ["float64"]},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
+    version=2,  # 2: Nesterov moves with the velocity before the step (it used the updated one)
     quick={"iterations": [150], "eval_every": [50], "hidden": [[50, 50]], "seeds": 2},
     metrics={"loss": "min", "test_acc": "max"},
     choices={"optimizer": list(OPTIMIZERS), "dtype": ["float64", "float32"], "lr": float},

@@ -67,7 +67,9 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov momentum in the book's form: the look-ahead folded into the parameter update."""
+    """Nesterov momentum in the book's form (Bengio et al. 2012, arXiv:1212.0901, eq. 7): the
+    look-ahead folded into the parameter update, which moves with the velocity *before* this step:
+    p += m*m*v - (1 + m)*lr*g; then v = m*v - lr*g."""
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__(lr)
@@ -78,10 +80,10 @@ class Nesterov(Optimizer):
         for key, p in params.items():
             g = grads[key]
             v = self._state("v" + key, p)
-            v *= m
-            axpy(-self.lr, g, v)
             axpy(m * m, v, p)
             axpy(-(1 + m) * self.lr, g, p)
+            v *= m
+            axpy(-self.lr, g, v)
 
 
 class _Adaptive(Optimizer):
