@@ -21,7 +21,7 @@ from bench import registry
 from bench.errors import UserError
 from bench.grid import expand, parse_overrides, resolve_grid
 from bench.provenance import code_version, machine, package_versions
-from bench.report import save_figures
+from bench.report import context_of, save_figures
 from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
 
@@ -205,7 +205,8 @@ def finish(experiment, store, cells, manifest, figures=True):
         if experiment.headline:
             manifest["headline"] = experiment.headline(records)
         if figures:
-            manifest["figures"] = save_figures(experiment, records, store.figures_dir)
+            manifest["figures"] = save_figures(experiment, records, store.figures_dir,
+                                               context_of(manifest["config"], store.folder))
     else:
         records = summary = pd.DataFrame()
     store.write_manifest(manifest)

@@ -5,6 +5,7 @@ import os
 import sys
 
 from bench import api, registry
+from bench.compare import ALPHA, MIN_EFFECT
 from bench.errors import UserError
 from bench.grid import expand, resolve_grid
 from bench.report import html_report, rebuild
@@ -57,10 +58,15 @@ def build_parser():
     rep.add_argument("--html", action="store_true", help="write results/report.html")
     rep.add_argument("--results", help="results folder")
 
-    c = sub.add_parser("compare", help="per-metric differences of two runs, with 95%% CIs")
+    c = sub.add_parser("compare", help="per-metric differences of two runs: Welch tests, Benjamini-Hochberg "
+                       "adjusted p-values, a minimum effect size")
     c.add_argument("run_a", help="EXPERIMENT, EXPERIMENT/RUN or a run folder")
     c.add_argument("run_b")
     c.add_argument("--fail-on-regression", action="store_true", help="exit 1 if a metric got significantly worse")
+    c.add_argument("--alpha", type=float, default=ALPHA,
+                   help=f"false discovery rate across the comparison's tests (default {ALPHA})")
+    c.add_argument("--min-effect", type=float, default=MIN_EFFECT,
+                   help=f"smallest difference flagged, as a fraction of run a's mean (default {MIN_EFFECT})")
     c.add_argument("--results", help="results folder")
     return p
 
@@ -116,16 +122,19 @@ def cmd_report(args):
 
 
 def cmd_compare(args):
-    from bench.compare import compare_runs, format_comparison, resolve  # pandas: only this command needs it
+    from bench.compare import compare_runs, format_comparison, resolve
 
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.min_effect < 0:
+        raise UserError(f"--min-effect must be 0 or more, got {args.min_effect}")
     folder_a = resolve(args.run_a, args.results)
     experiment = RunStore(folder_a).read_manifest()["config"]["experiment"]
     registered = registry.all_experiments().get(experiment)
-    table = compare_runs(args.run_a, args.run_b, args.results, registered.metrics if registered else {})
-    print(format_comparison(table))
-    n_reg = int(table["regression"].sum())
-    print(f"{int(table['significant'].sum())} significant differences, {n_reg} regressions (b vs a, 95% CI)")
-    return 1 if (args.fail_on_regression and n_reg) else 0
+    comparison = compare_runs(args.run_a, args.run_b, args.results, registered.metrics if registered else {},
+                              args.alpha, args.min_effect)
+    print(format_comparison(comparison, args.alpha, args.min_effect))
+    return 1 if (args.fail_on_regression and comparison.table["regression"].any()) else 0
 
 
 def main(argv=None):

@@ -30,6 +30,9 @@ class Experiment:
     metrics: metric -> "min" or "max", the better direction, used by `compare`.
     choices: parameter -> allowed values, or `float` for "a number (or null)" where the default
     alone does not say so.
+    shows: the parameters `plot` draws (as colour, line style, facet or axis). A figure never
+    averages over a parameter it does not show: when another one varies, the harness draws one set of
+    figures per value of it (bench.report.save_figures).
     """
 
     name: str
@@ -49,6 +52,7 @@ class Experiment:
     summary_by_step: bool = False
     choices: dict = field(default_factory=dict)
     points: Callable = None
+    shows: tuple = ()
 
     def __post_init__(self):
         names = {*self.grid, *self.quick, *(k for g in self.dataset_grids.values() for k in g)} - {"seeds"}

@@ -1,4 +1,5 @@
-"""One figure style for every experiment, and the mean ± 95% CI bands they are drawn with.
+"""One figure style for every experiment, one palette per figure, and the curves drawn with their
+spread over seeds (every seed below five, a bootstrap band from five on).
 
 Figures are built on matplotlib.figure.Figure directly (no pyplot), so drawing never depends on
 a display or touches a notebook's backend. matplotlib is imported when a figure is drawn: worker
@@ -9,7 +10,7 @@ import contextlib
 
 import numpy as np
 
-from bench.intervals import ci95
+from bench.intervals import BAND_MIN_SEEDS, METHOD, bootstrap_interval
 
 STYLE = {
     "figure.dpi": 110,
@@ -58,23 +59,63 @@ def kaiser_smooth(y, window=11, beta=2.0):
     return np.convolve(padded, w / w.sum(), mode="valid")
 
 
+def levels(records, column):
+    """A column's values in the order they first appear (the grid's order): one order per figure."""
+    return list(dict.fromkeys(records[column]))
+
+
+def palette(values):
+    """One colour per level, keyed by the level: the same level has the same colour in every panel."""
+    return {v: f"C{i % 10}" for i, v in enumerate(values)}
+
+
 def mean_ci(records, metric, by, x="step", smooth=None):
-    """Per (by..., x): mean over seeds and the 95% CI half-width; `smooth` is applied to each
-    seed's curve first. Returns a DataFrame with columns by + [x, mean, half, n]."""
+    """Per (by..., x): the mean over cells (seeds), the percentile-bootstrap 95% interval (low, high;
+    computed only where there are BAND_MIN_SEEDS values or more, else NaN), n, and each cell's own
+    value in a column "cell:<id>", for figures that draw the seeds. `smooth` is applied to each
+    cell's curve first. Groups keep the order they first appear in; x ascends within each."""
+    by = list(by)
     df = records[records["metric"] == metric]
     if smooth is not None:
-        df = df.sort_values(x).copy()
+        df = df.sort_values(["cell_id", x], kind="stable").copy()
         df["value"] = df.groupby("cell_id", sort=False)["value"].transform(lambda v: smooth(v.to_numpy()))
-    # Groups keep the order they appear in (the grid's order); x ascends within each.
-    grouped = df.groupby(list(by) + [x], sort=False, dropna=False)["value"]
-    out = grouped.agg(["mean", "std", "count"]).reset_index().sort_values(x, kind="stable")
-    out["half"] = ci95(out["std"].fillna(0), out["count"])
-    out["half"] = out["half"].fillna(0)
-    return out.rename(columns={"count": "n"})
+    wide = df.groupby(by + [x, "cell_id"], sort=False, dropna=False)["value"].mean().unstack("cell_id")
+    wide.columns = [f"cell:{c}" for c in wide.columns]
+    values = wide.to_numpy(dtype=float)
+    out = wide.reset_index()
+    if by:  # unstack sorts the rows: put the groups back in their order of appearance
+        first = {k: i for i, k in enumerate(dict.fromkeys(zip(*(df[c] for c in by))))}
+        rank = [first.get(k, len(first)) for k in zip(*(out[c] for c in by))]
+        order = np.lexsort((out[x].to_numpy(), rank))
+        out, values = out.iloc[order].reset_index(drop=True), values[order]
+    out.insert(len(by) + 1, "n", np.isfinite(values).sum(axis=1))
+    with np.errstate(invalid="ignore"):
+        out.insert(len(by) + 1, "mean", np.nanmean(values, axis=1) if values.size else np.nan)
+    low = np.full(len(out), np.nan)
+    high = low.copy()
+    banded = out["n"].to_numpy() >= BAND_MIN_SEEDS
+    if banded.any():
+        low[banded], high[banded] = bootstrap_interval(values[banded])
+    out.insert(len(by) + 3, "low", low)
+    out.insert(len(by) + 4, "high", high)
+    return out
 
 
-def band(ax, x, mean, half, label=None, color=None, linestyle="-", alpha=0.2):
-    """A mean line with a shaded ± half-width band."""
-    (line,) = ax.plot(x, mean, label=label, color=color, linestyle=linestyle)
-    ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=alpha, linewidth=0)
+def spread(ax, stats, x, label=None, color=None, linestyle="-", marker=None, alpha=0.2):
+    """One group's curve from mean_ci: the mean, and around it the bootstrap band, or below
+    BAND_MIN_SEEDS seeds every seed as a thin line (a band from so few would pretend to know more)."""
+    (line,) = ax.plot(stats[x], stats["mean"], label=label, color=color, linestyle=linestyle, marker=marker,
+                      markersize=3)
+    if len(stats) and stats["n"].max() >= BAND_MIN_SEEDS:
+        ax.fill_between(stats[x], stats["low"], stats["high"], color=line.get_color(), alpha=alpha, linewidth=0)
+    else:
+        for col in (c for c in stats.columns if c.startswith("cell:")):
+            if stats[col].notna().any():
+                ax.plot(stats[x], stats[col], color=line.get_color(), linestyle=linestyle, linewidth=0.6,
+                        alpha=0.45)
     return line
+
+
+def spread_label(n_seeds):
+    """How the figure shows the spread over n seeds: for titles, legends and the caption."""
+    return f"mean and each of {n_seeds} seeds" if n_seeds < BAND_MIN_SEEDS else f"mean, {METHOD}"

@@ -23,6 +23,13 @@ def code_version():
         return None
 
 
+def nnbench_version():
+    try:
+        return metadata.version("nnbench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def package_versions():
     versions = {"python": platform.python_version()}
     for name in PACKAGES:

@@ -6,7 +6,7 @@ COLUMNS = ["step", "epoch", "metric", "value"]
 # The tidy tables put these before a cell's parameters, and the summary these after them
 # (bench.tables): a grid parameter may take none of their names, nor "dataset", which the harness sets.
 CELL_COLUMNS = ["experiment", "cell_id", "seed"]
-SUMMARY_COLUMNS = ["mean", "std", "ci95_low", "ci95_high", "n", "n_diverged"]
+SUMMARY_COLUMNS = ["mean", "std", "ci95_boot_low", "ci95_boot_high", "min", "max", "n", "n_diverged"]
 RESERVED_NAMES = {*CELL_COLUMNS, "dataset", *COLUMNS, *SUMMARY_COLUMNS}
 
 

@@ -3,27 +3,74 @@
 import base64
 import html
 import io
+import re
 from pathlib import Path
 
 from bench import registry
 from bench.atomic import write_figure, write_text
 from bench.errors import UserError
-from bench.plotting import style
+from bench.plotting import spread_label, style
+from bench.provenance import nnbench_version
 from bench.store import RunStore, resolve_run_dir, results_root
 
 
-def save_figures(experiment, records, folder):
-    """Draw the experiment's figures from `records`; write each as PNG and SVG. Returns the names."""
+def unshown_parameters(experiment, records):
+    """The parameters that vary where the experiment's figures do not show them: within one
+    combination of the shown parameters, they take more than one value."""
+    from bench.tables import param_columns
+
+    cells = records.drop_duplicates("cell_id")
+    shown = [p for p in experiment.shows if p in cells.columns]
+    others = [p for p in param_columns(cells) if p not in shown]
+    groups = [g for _, g in cells.groupby(shown, sort=False, dropna=False)] if shown else [cells]
+    return [p for p in others if any(g[p].nunique(dropna=False) > 1 for g in groups)]
+
+
+def _split(experiment, records):
+    """(suffix, title, records) per combination of the unshown parameters that vary; one part when none does."""
+    keys = unshown_parameters(experiment, records)
+    if not keys:
+        return [("", "", records)]
+    parts = []
+    for values, part in records.groupby(keys, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        title = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+        parts.append(("__" + re.sub(r"[^A-Za-z0-9._=-]+", "_", title.replace(", ", "__")), title, part))
+    return parts
+
+
+def caption(experiment, records, context):
+    """What every figure states: data set, seeds and how their spread is drawn, quick or not, run, version."""
+    seeds = records["seed"].nunique()
+    dataset = records["dataset"].iloc[0] if "dataset" in records else "?"
+    quick = " · --quick (reduced)" if context.get("quick") else ""
+    return (f"{experiment.name} · data: {dataset} · {seeds} seed{'s' * (seeds != 1)}: {spread_label(seeds)}{quick}"
+            f" · run {context.get('run', '?')} · nnbench {nnbench_version()}")
+
+
+def save_figures(experiment, records, folder, context=None):
+    """Draw the experiment's figures from `records`, one set per combination of any parameter that
+    varies without being shown, each captioned with what it shows; write each as PNG and SVG.
+    Returns the names. `context`: the run's name and whether it is --quick."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    names = []
     with style():
-        figures = experiment.plot(records)
-        for name, fig in figures.items():
-            write_figure(folder / f"{name}.png", fig)
-            # The PNG's draw placed every axes (constrained layout); the SVG reuses that layout.
-            fig.set_layout_engine(None)
-            write_figure(folder / f"{name}.svg", fig)
-    return sorted(figures)
+        for suffix, title, part in _split(experiment, records):
+            for name, fig in experiment.plot(part).items():
+                if title:
+                    above = fig.get_suptitle()
+                    fig.suptitle(f"{above} — {title}" if above else title)
+                fig.supxlabel(caption(experiment, part, context or {}), fontsize=7, color="0.35")
+                write_figure(folder / f"{name}{suffix}.png", fig)
+                # The PNG's draw placed every axes (constrained layout); the SVG reuses that layout.
+                fig.set_layout_engine(None)
+                write_figure(folder / f"{name}{suffix}.svg", fig)
+                names.append(name + suffix)
+    for old in folder.iterdir():  # figures of an earlier drawing that this one no longer makes
+        if old.suffix in (".png", ".svg") and old.stem not in names:
+            old.unlink()
+    return sorted(names)
 
 
 def rebuild(name, run="latest", results_dir=None):
@@ -31,12 +78,17 @@ def rebuild(name, run="latest", results_dir=None):
     experiment = registry.get(name)
     folder = resolve_run_dir(results_root(results_dir), name, run)
     store = RunStore(folder)
-    made_by = store.read_manifest()["config"].get("version")
+    config = store.read_manifest()["config"]
+    made_by = config.get("version")
     if made_by != experiment.version:
         raise UserError(f"{folder} was made by version {made_by} of {name}, whose tables this version "
                         f"({experiment.version}) cannot draw: run it again with --force")
     records = store.read_records()
-    return folder, save_figures(experiment, records, store.figures_dir)
+    return folder, save_figures(experiment, records, store.figures_dir, context_of(config, folder))
+
+
+def context_of(config, folder):
+    return {"run": config.get("run", Path(folder).name), "quick": bool(config.get("quick"))}
 
 
 def _png_data(path):

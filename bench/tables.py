@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.intervals import ci95
-from bench.records import CELL_COLUMNS, COLUMNS
+from bench.intervals import bootstrap_interval
+from bench.records import CELL_COLUMNS, COLUMNS, SUMMARY_COLUMNS
 
 
 def _cell_value(v):
@@ -48,7 +48,8 @@ def final_values(records):
 
 
 def summarize(records, metrics=None, by_step=False):
-    """Final metric per parameter setting: mean, std, 95% CI over seeds, n (finite values) and
+    """Final metric per parameter setting: mean, std, the percentile-bootstrap 95% CI of the mean
+    (ci95_boot_low/high, inside the metric's range), min and max over seeds, n (finite values) and
     n_diverged (cells whose value is NaN or infinite). by_step keeps every step, not only the last."""
     params = param_columns(records)
     if metrics is not None:
@@ -56,15 +57,19 @@ def summarize(records, metrics=None, by_step=False):
     final = records if by_step else final_values(records)
     final = final.assign(finite=np.isfinite(final["value"]))
     keys = params + ["metric"] + (["step"] if by_step else [])
-    rows = []
+    rows, samples = [], []
     for key, group in final.groupby(keys, sort=False, dropna=False):
-        values = group.loc[group["finite"], "value"]
+        values = group.loc[group["finite"], "value"].to_numpy()
         n = len(values)
-        std = values.std(ddof=1) if n > 1 else np.nan
-        half = ci95(std, n)
+        samples.append(values)
         rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)),
-                         mean=values.mean() if n else np.nan, std=std,
-                         ci95_low=values.mean() - half if n else np.nan,
-                         ci95_high=values.mean() + half if n else np.nan,
+                         mean=values.mean() if n else np.nan, std=values.std(ddof=1) if n > 1 else np.nan,
+                         min=values.min() if n else np.nan, max=values.max() if n else np.nan,
                          n=n, n_diverged=int((~group["finite"]).sum())))
-    return pd.DataFrame(rows)
+    summary = pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
+    width = max((len(v) for v in samples), default=0)
+    padded = np.full((len(samples), max(width, 1)), np.nan)
+    for i, v in enumerate(samples):
+        padded[i, :len(v)] = v
+    summary["ci95_boot_low"], summary["ci95_boot_high"] = bootstrap_interval(padded) if len(samples) else ([], [])
+    return summary[keys + SUMMARY_COLUMNS]

@@ -8,7 +8,7 @@ every `test_every` epochs (default 1). That evaluation costs about twice as much
 import numpy as np
 
 import bench
-from bench.plotting import band, figure, mean_ci
+from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -39,11 +39,11 @@ STYLES = {True: ("-", "C0", "Batch Normalization", "BN"), False: ("--", "C1", "N
 
 
 def _panel(ax, curves, diverged, cells):
-    """One scale: the mean ± CI train accuracy of BN and plain, and how many of their cells diverged."""
+    """One scale: the train accuracy of BN and plain over seeds, and how many of their cells diverged."""
     for bn, (linestyle, color, _, short) in STYLES.items():
         curve = curves[curves["batchnorm"] == bn]
         if len(curve):
-            band(ax, curve["epoch"], curve["mean"], curve["half"], linestyle=linestyle, color=color)
+            spread(ax, curve, "epoch", linestyle=linestyle, color=color)
         if diverged.get(bn):
             ax.text(0.03, 0.92 if bn else 0.80, f"{short}: {diverged[bn]}/{cells[bn]} diverged",
                     transform=ax.transAxes, color=color, fontsize=8)
@@ -78,7 +78,8 @@ def plot(records):
     # Drawn from styles, not from the first panel's lines: at scale 1 the plain net may have diverged.
     axes.flat[0].legend(handles=[Line2D([], [], linestyle=ls, color=c, label=label)
                                  for ls, c, label, _ in STYLES.values()], loc="lower right")
-    grid_fig.suptitle("training accuracy per initial weight scale: BN solid, plain dashed (mean ± 95% CI)")
+    grid_fig.suptitle("training accuracy per initial weight scale: BN solid, plain dashed "
+                      f"({spread_label(records['seed'].nunique())})")
 
     summary_fig, ax = figure(1, 1, width=6.4, height=4.0)
     ax = ax[0, 0]
@@ -89,8 +90,7 @@ def plot(records):
         if part.empty:  # test_every=0: no test accuracy recorded
             continue
         stats = mean_ci(part, metric, [], x="scale").sort_values("scale")
-        band(ax, stats["scale"], stats["mean"], stats["half"], linestyle=style,
-             label=f"{'BN' if bn else 'plain'} {metric.replace('_acc', '')}",
+        spread(ax, stats, "scale", linestyle=style, label=f"{'BN' if bn else 'plain'} {metric.replace('_acc', '')}",
              color=("C0" if bn else "C1") if metric == "test_acc" else ("C2" if bn else "C3"))
     ax.set_xscale("log")
     ax.set_xlabel("initial weight std")
@@ -106,6 +106,7 @@ EXPERIMENT = bench.Experiment(
     description="BN vs plain 784-100x5-10 ReLU over 16 weight scales, 1000 samples, SGD 0.01, 20 epochs",
     run=run,
     plot=plot,
+    shows=("scale", "batchnorm"),
     grid={"scale": SCALES, "batchnorm": [True, False], "hidden": [[100] * 5], "n_train": [1000], "batch": [100],
           "lr": [0.01], "epochs": [20], "test_every": [1], "dtype": ["float64"]},
     datasets=("mnist", "fashion_mnist", "digits"),

@@ -4,7 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bench.plotting import band, kaiser_smooth, mean_ci
+from bench.plotting import kaiser_smooth, levels, mean_ci, palette, spread
 from nncore.datasets import load
 
 
@@ -45,11 +45,13 @@ def train(net, optimizer, data, rec, iterations, batch, rng, every=None, evaluat
             evaluate(done)
 
 
-def plot_loss_curves(ax, records, by, labels=None, smooth=True, ylim=(0, 1)):
-    """Smoothed training loss, mean ± 95% CI over seeds, one line per value of `by`."""
+def plot_loss_curves(ax, records, by, labels=None, smooth=True, ylim=(0, 1), colors=None):
+    """Smoothed training loss over seeds, one line per value of `by`; `colors` (level -> colour) is
+    the figure's palette when the panel shows only part of its records."""
     stats = mean_ci(records, "loss", [by], smooth=kaiser_smooth if smooth else None)
+    colors = colors or palette(levels(records, by))
     for value, group in stats.groupby(by, sort=False):
-        band(ax, group["step"], group["mean"], group["half"], label=(labels or {}).get(str(value), str(value)))
+        spread(ax, group, "step", label=(labels or {}).get(str(value), str(value)), color=colors[value])
     ax.set_xlabel("iterations")
     ax.set_ylabel("loss")
     if ylim:
@@ -57,9 +59,10 @@ def plot_loss_curves(ax, records, by, labels=None, smooth=True, ylim=(0, 1)):
     ax.legend()
 
 
-def plot_metric(ax, records, metric, by, labels=None, x="step", linestyle="-"):
-    """One metric over `x`, mean ± 95% CI over seeds, one line per value of `by` (labels keyed by str)."""
+def plot_metric(ax, records, metric, by, labels=None, x="step", linestyle="-", colors=None):
+    """One metric over `x` over seeds, one line per value of `by` (labels keyed by str)."""
     stats = mean_ci(records, metric, [by], x=x)
+    colors = colors or palette(levels(records, by))
     for value, group in stats.groupby(by, sort=False):
-        band(ax, group[x], group["mean"], group["half"], label=(labels or {}).get(str(value), str(value)),
-             linestyle=linestyle)
+        spread(ax, group, x, label=(labels or {}).get(str(value), str(value)), linestyle=linestyle,
+               color=colors[value])

@@ -4,7 +4,7 @@ and the 2-D bottleneck of the [20, 20, 2] net."""
 import numpy as np
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
@@ -49,7 +49,7 @@ def plot(records):
                                                                                 "test accuracy")):
         plot_metric(ax, records, metric, "hidden", labels={a: f"hidden {a}" for a in archs})
         ax.set_xlabel("epochs")
-        ax.set_ylabel(f"{label} (mean ± 95% CI)")
+        ax.set_ylabel(f"{label} ({spread_label(records['seed'].nunique())})")
         ax.legend()
     plot_metric(axes[0, 1], records, "train_acc", "hidden", labels={a: f"train {a}" for a in archs}, linestyle=":")
     axes[0, 1].set_ylim(0.5, 1.0)
@@ -79,6 +79,7 @@ EXPERIMENT = bench.Experiment(
     description="scikit-learn digits, per-sample SGD lr 0.2, 100 epochs: hidden [20], [20, 10], [20, 20, 2]",
     run=run,
     plot=plot,
+    shows=("hidden",),
     grid={"hidden": [[20], [20, 10], [20, 20, 2]], "lr": [0.2], "epochs": [100]},
     datasets=("digits",),
     seeds=3,

@@ -8,7 +8,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import bench
-from bench.plotting import band, figure, mean_ci
+from bench.plotting import figure, levels, mean_ci, palette, spread
 from nncore import MLP, SGD
 from nncore.floor import calls_for, median_time, step_vs_floor
 
@@ -41,16 +41,13 @@ def _panels(records, metric, ylabel, log_y=False, floor_line=False):
     cols = min(4, len(combos))
     rows = int(np.ceil(len(combos) / cols))
     fig, axes = figure(rows, cols, width=3.6 * cols, height=3.0 * rows, sharex=True)
+    colors = palette(levels(records, "width"))
     for ax, (dtype, threads, bn) in zip(axes.flat, combos):
         part = records[(records["dtype"].astype(str) == dtype) & (records["blas_threads"].astype(str) == threads)
                        & (records["batchnorm"].astype(str) == bn)]
         stats = mean_ci(part, metric, ["width"], x="batch")
         for width, group in stats.groupby("width", sort=False):
-            half = group["half"]
-            if log_y:  # a band reaching below zero cannot be drawn on a log axis: clip it at mean / 10
-                half = half.clip(upper=group["mean"] * 0.9)
-            band(ax, group["batch"], group["mean"], half, label=f"width {width}")
-            ax.plot(group["batch"], group["mean"], "o", markersize=3, color=ax.lines[-1].get_color())
+            spread(ax, group, "batch", label=f"width {width}", color=colors[width], marker="o")
         if floor_line:
             ax.axhline(1.0, color="k", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
@@ -87,6 +84,7 @@ EXPERIMENT = bench.Experiment(
     description="nncore step and inference time vs the matrix-product floor: batch x width x dtype x threads x BN",
     run=run,
     plot=plot,
+    shows=("batch", "width", "dtype", "blas_threads", "batchnorm"),
     grid={"batch": [1, 10, 100, 128, 1000], "width": [50, 100, 400, 1000], "dtype": ["float64", "float32"],
           "blas_threads": [1, "all"], "batchnorm": [False, True], "layers": [4], "repeats": [10]},
     datasets=("synthetic",),

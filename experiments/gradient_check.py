@@ -83,6 +83,7 @@ EXPERIMENT = bench.Experiment(
     description="backprop vs numerical gradients: the book's 784-50-10 net on 3 samples, one net per layer type",
     run=run,
     plot=plot,
+    shows=("network",),
     grid={"network": list(NETWORKS)},
     datasets=("mnist", "fashion_mnist"),
     seeds=2,

@@ -4,7 +4,7 @@ tutorial, with a logistic-regression baseline (H=0); (b) MNIST: 784-H-10, accura
 import numpy as np
 
 import bench
-from bench.plotting import band, figure, mean_ci
+from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -115,15 +115,13 @@ def plot_accuracy(records, log_x=False):
         stats = mean_ci(last, metric, [], x="hidden").sort_values("hidden")
         if not log_x:
             stats = stats[stats["hidden"] > 0]
-        band(ax, stats["hidden"], stats["mean"], stats["half"], label=metric.replace("_acc", ""), linestyle=style,
-             color="C0")
-        ax.plot(stats["hidden"], stats["mean"], "o", color="C0", markersize=3)
+        spread(ax, stats, "hidden", label=metric.replace("_acc", ""), linestyle=style, color="C0", marker="o")
     baseline = last[(last["hidden"] == 0) & (last["metric"] == "test_acc")]["value"]
     if len(baseline):
         ax.axhline(baseline.mean(), color="gray", linestyle=":", label="logistic regression (test)")
     ax.set_xscale("log")
     ax.set_xlabel("hidden units H")
-    ax.set_ylabel("final accuracy (mean ± 95% CI)")
+    ax.set_ylabel(f"final accuracy ({spread_label(records['seed'].nunique())})")
     params = records[records["metric"] == "n_params"]
     if len(params):
         twin = ax.twinx()
@@ -141,6 +139,7 @@ EXPERIMENT = bench.Experiment(
     description="hidden width H: moons 2-H-2 tanh boundaries (H=0: logistic regression); MNIST 784-H-10",
     run=run,
     plot=plot,
+    shows=("hidden",),
     grid={"hidden": [0, 1, 2, 3, 4, 5, 20, 50], "lr": [0.01], "reg": [0.01], "steps": [20000], "batch": [None],
           "samples": [200], "noise": [0.2]},
     dataset_grids={name: {"hidden": [10, 25, 50, 100, 200, 400], "lr": [0.1], "reg": [0.0], "steps": [3000],

@@ -99,6 +99,7 @@ EXPERIMENT = bench.Experiment(
     description="random search: 100 trials of lr 10^U(-6,-2), weight decay 10^U(-8,-4); 50 epochs on 500 images",
     run=run,
     plot=plot,
+    shows=("trial", "lr", "weight_decay"),
     grid={"trials": [100], "lr_exp": [[-6, -2]], "wd_exp": [[-8, -4]], "hidden": [[100] * 6], "n_train": [500],
           "validation": [0.2], "split_seed": [0], "batch": [100], "epochs": [50], "dtype": ["float64"]},
     points=sample_trials,

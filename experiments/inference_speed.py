@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 import bench
-from bench.plotting import band, figure, mean_ci
+from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -64,13 +64,12 @@ def run(params, rng):
 def plot(records):
     fig, axes = figure(1, 2, width=11, height=4.0)
     stats = mean_ci(records, "images_per_s", [], x="step")
-    band(axes[0, 0], stats["step"], stats["mean"], stats["half"], label="images per second")
-    axes[0, 0].plot(stats["step"], stats["mean"], "o", color="C0")
+    spread(axes[0, 0], stats, "step", label="images per second", color="C0", marker="o")
     axes[0, 0].set_xscale("log")
     axes[0, 0].set_yscale("log")
     axes[0, 0].set_xlabel("batch size (1 = per sample)")
     axes[0, 0].set_ylabel("test images per second (median of repeats)")
-    axes[0, 0].set_title("throughput vs batch size, mean ± 95% CI over seeds")
+    axes[0, 0].set_title(f"throughput vs batch size ({spread_label(records['seed'].nunique())})")
     acc = mean_ci(records, "accuracy", [], x="step")
     axes[0, 1].plot(acc["step"], acc["mean"], "o-")
     axes[0, 1].set_xscale("log")

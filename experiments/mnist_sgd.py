@@ -4,7 +4,7 @@ model is saved with the run, and its hidden units' input weights drawn as images
 import numpy as np
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import dataset
 from experiments.xor import toy_network
 from nncore import make_optimizer
@@ -38,7 +38,7 @@ def plot(records):
 
     plot_metric(axes[0, 0], records, "test_acc", "steps")
     axes[0, 0].set_xlabel("steps (one sample each)")
-    axes[0, 0].set_ylabel("test recognition rate (mean ± 95% CI)")
+    axes[0, 0].set_ylabel(f"test recognition rate ({spread_label(records['seed'].nunique())})")
     figures = {"mnist_sgd_accuracy": fig}
     weights = records[records["metric"] == "hidden_weights"]
     if len(weights):
@@ -61,6 +61,7 @@ EXPERIMENT = bench.Experiment(
     description="the toy 784-100-10 sigmoid net, per-sample SGD lr 0.1, 50,000 steps; model saved with the run",
     run=run,
     plot=plot,
+    shows=("steps",),
     grid={"steps": [50000], "hidden": [100], "lr": [0.1], "n_train": [50000], "eval_every": [5000]},
     datasets=("mnist", "fashion_mnist"),
     seeds=3,

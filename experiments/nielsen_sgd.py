@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import one_hot
@@ -42,7 +42,7 @@ def plot(records):
     ax = axes[0, 0]
     plot_metric(ax, records, "test_acc", "eta", x="epoch", labels={e: f"eta {e}" for e in map(str, records["eta"])})
     ax.set_xlabel("epochs")
-    ax.set_ylabel("test accuracy (mean ± 95% CI)")
+    ax.set_ylabel(f"test accuracy ({spread_label(records['seed'].nunique())})")
     ax.legend(loc="lower right")
     seconds = records[records["metric"] == "epoch_seconds"]["value"].median()
     ax.set_title(f"network.py [784, 30, 10], mini-batch 10 (median {seconds:.2f} s per epoch)")
@@ -54,6 +54,7 @@ EXPERIMENT = bench.Experiment(
     description="Nielsen's network.py: [784, 30, 10] sigmoid, quadratic cost, mini-batch 10, 30 epochs, eta 3.0/0.1",
     run=run,
     plot=plot,
+    shows=("eta",),
     grid={"eta": [3.0, 0.1], "hidden": [30], "batch": [10], "epochs": [30], "n_train": [50000]},
     datasets=("mnist", "fashion_mnist"),
     seeds=3,

@@ -29,7 +29,8 @@ def plot(records):
 
     fig, axes = figure(1, 2, width=11, height=4.2)
     plot_loss_curves(axes[0, 0], records, "optimizer", LABELS)
-    axes[0, 0].set_title("training loss (11-point Kaiser smoothing), mean ± 95% CI")
+    axes[0, 0].set_title("training loss (11-point Kaiser smoothing)")
+    axes[0, 0].get_legend().remove()  # one legend: both panels use the same colours
     plot_metric(axes[0, 1], records, "test_acc", "optimizer", LABELS)
     axes[0, 1].set_xlabel("iterations")
     axes[0, 1].set_ylabel("test accuracy")
@@ -43,6 +44,7 @@ EXPERIMENT = bench.Experiment(
     description="SGD/Momentum/Nesterov/AdaGrad/RMSprop/Adam on 784-100x4-10 ReLU, batch 128, 2000 iterations",
     run=run,
     plot=plot,
+    shows=("optimizer",),
     grid={"optimizer": list(OPTIMIZERS), "lr": [None], "hidden": [[100, 100, 100, 100]], "batch": [128],
           "iterations": [2000], "eval_every": [100], "dtype": ["float64"]},
     datasets=("mnist", "fashion_mnist", "digits"),

@@ -2,7 +2,7 @@
 train and test accuracy every epoch, and the figure whose point is the gap between them."""
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
 
@@ -38,8 +38,8 @@ def plot_gap(records, by, label):
         ax.set_title(f"{label} = {value}")
         ax.set_xlabel("epochs")
         ax.set_ylim(0, 1.0)
-        ax.legend(loc="lower right")
-    axes[0, 0].set_ylabel("accuracy (mean ± 95% CI)")
+    axes[0, 0].legend(loc="lower right")
+    axes[0, 0].set_ylabel(f"accuracy ({spread_label(records['seed'].nunique())})")
     return fig
 
 
@@ -54,7 +54,7 @@ def overfitting_experiment(name, description, axis, values, epochs, label):
         return {name: plot_gap(records, axis, label)}
 
     return bench.Experiment(
-        name=name, description=description, run=run, plot=plot,
+        name=name, description=description, run=run, plot=plot, shows=(axis,),
         grid={axis: values, "hidden": [[100] * 6], "n_train": [300], "n_test": [None], "batch": [100], "lr": [0.01],
               "epochs": [epochs], "dtype": ["float64"]},
         datasets=("mnist", "fashion_mnist", "digits"),

@@ -1,7 +1,7 @@
 """The book's two-layer net (ch. 4-5): 784-50-10, std 0.01, batch 100, lr 0.1, 10,000 iterations."""
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
 
@@ -32,8 +32,8 @@ def plot(records):
         ax.set_ylim(0, 1.0)
         ax.set_xlabel("epochs")
         ax.set_title(f"{act}")
-        ax.legend(loc="lower right")
-    axes[0, 0].set_ylabel("accuracy (mean ± 95% CI)")
+    axes[0, 0].legend(loc="lower right")
+    axes[0, 0].set_ylabel(f"accuracy ({spread_label(records['seed'].nunique())})")
     return {"two_layer_net": fig}
 
 
@@ -42,6 +42,7 @@ EXPERIMENT = bench.Experiment(
     description="the book's 784-50-10 two-layer net, sigmoid or ReLU, batch 100, lr 0.1, 10,000 iterations",
     run=run,
     plot=plot,
+    shows=("activation",),
     grid={"activation": ["sigmoid", "relu"], "hidden": [50], "init_std": [0.01], "batch": [100], "lr": [0.1],
           "iterations": [10000]},
     datasets=("mnist", "fashion_mnist", "digits"),

@@ -41,18 +41,24 @@ def run(params, rng):
 
 
 def plot(records):
-    acts = list(dict.fromkeys(records["activation"]))
+    from bench.plotting import levels, palette, spread_label
+
+    acts = levels(records, "activation")
+    colors = palette(levels(records, "init"))
     fig, axes = figure(1, len(acts), width=4.6 * len(acts), height=4.0)
     for ax, act in zip(axes[0], acts):
-        plot_loss_curves(ax, records[records["activation"] == act], "init", LABELS, ylim=(0, 2.5))
-        ax.set_title(f"{act}: training loss, mean ± 95% CI")
+        plot_loss_curves(ax, records[records["activation"] == act], "init", LABELS, ylim=(0, 2.5), colors=colors)
+        ax.set_title(f"{act}: training loss")
+        if ax is not axes[0, 0]:
+            ax.get_legend().remove()  # one legend: the colours mean the same in every panel
+    axes[0, 0].set_ylabel(f"loss ({spread_label(records['seed'].nunique())})")
     figures = {"weight_init_compare": fig}
     for act in acts:
-        figures[f"activation_histograms_{act}"] = plot_histograms(records[records["activation"] == act], act)
+        figures[f"activation_histograms_{act}"] = plot_histograms(records[records["activation"] == act], act, colors)
     return figures
 
 
-def plot_histograms(records, activation):
+def plot_histograms(records, activation, colors):
     inits = list(dict.fromkeys(records["init"]))
     fig, axes = figure(len(inits), HIST_LAYERS, width=2.3 * HIST_LAYERS, height=1.9 * len(inits),
                        sharex=True, sharey="row")
@@ -63,7 +69,7 @@ def plot_histograms(records, activation):
         for layer in range(HIST_LAYERS):
             ax = axes[r, layer]
             counts = rows[rows["metric"] == f"hist_{layer + 1}"].groupby("step")["value"].mean()
-            ax.stairs(counts.reindex(range(HIST_BINS), fill_value=0), edges, fill=True, color=f"C{r}")
+            ax.stairs(counts.reindex(range(HIST_BINS), fill_value=0), edges, fill=True, color=colors[init])
             ax.set_title(f"{LABELS.get(str(init), init)} · layer {layer + 1}", fontsize=8.5)
             ax.set_yticks([]) if layer else ax.set_ylabel("count")
     fig.suptitle(f"{activation} activations, 5 layers of 100 (mean over seeds)")
@@ -75,6 +81,7 @@ EXPERIMENT = bench.Experiment(
     description="std=0.01 vs Xavier vs He init (relu/sigmoid/tanh), SGD 0.01, batch 128, 2000 iterations",
     run=run,
     plot=plot,
+    shows=("init", "activation"),
     grid={"init": [0.01, "xavier", "he"], "activation": ["relu", "sigmoid", "tanh"],
           "hidden": [[100, 100, 100, 100]], "lr": [0.01], "batch": [128], "iterations": [2000],
           "dtype": ["float64"]},

@@ -3,7 +3,7 @@
 import numpy as np
 
 import bench
-from bench.plotting import figure
+from bench.plotting import figure, spread_label
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
@@ -43,7 +43,7 @@ def plot(records):
     axes[0, 0].set_ylabel("cost (0.5 · squared error, mean over the 4 inputs)")
     axes[0, 0].set_yscale("log")
     axes[0, 0].legend()
-    axes[0, 0].set_title("cost, mean ± 95% CI over seeds")
+    axes[0, 0].set_title(f"cost ({spread_label(records['seed'].nunique())})")
     ax = axes[0, 1]
     sizes = list(dict.fromkeys(records["hidden"]))
     width = 0.8 / len(sizes)
@@ -67,6 +67,7 @@ EXPERIMENT = bench.Experiment(
     description="the toy 2-H-1 sigmoid net learning XOR sample by sample, H in {2, 3, 20}",
     run=run,
     plot=plot,
+    shows=("hidden",),
     grid={"hidden": [2, 3, 20], "steps": [30000], "lr": [0.1], "log_every": [1000]},
     datasets=("xor",),
     seeds=5,

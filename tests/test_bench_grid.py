@@ -7,7 +7,7 @@ import pytest
 import bench
 from bench.errors import UserError
 from bench.grid import expand, parse_overrides, parse_value, resolve_grid, split_values
-from bench.intervals import ci95, t975
+from bench.intervals import t975
 from bench.runner import execute, pool_size
 from tests.toy_experiment import EXPERIMENT as TOY
 
@@ -74,7 +74,6 @@ def test_t975_is_students_quantile():
     from scipy import stats
     dof = np.array([1, 2, 2.5, 9, 30, 1000])
     assert np.allclose(t975(dof), stats.t.ppf(0.975, dof), rtol=1e-12, atol=0)
-    assert np.allclose(ci95([1.0, 2.0], [4, 1]), [stats.t.ppf(0.975, 3) / 2, np.nan], equal_nan=True)
 
 
 def test_start_up_imports_no_pandas_matplotlib_or_scipy():

@@ -3,7 +3,7 @@
 import time
 
 import bench
-from bench.plotting import band, figure, mean_ci
+from bench.plotting import figure, mean_ci, spread
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
 
@@ -31,7 +31,7 @@ def plot(records):
     fig, axes = figure()
     stats = mean_ci(records, "loss", ["lr"])
     for lr, group in stats.groupby("lr"):
-        band(axes[0, 0], group["step"], group["mean"], group["half"], label=f"lr {lr}")
+        spread(axes[0, 0], group, "step", label=f"lr {lr}")
     axes[0, 0].legend()
     return {"loss": fig}
 
@@ -41,6 +41,7 @@ EXPERIMENT = bench.Experiment(
     description="tiny moons net for the harness tests",
     run=run,
     plot=plot,
+    shows=("lr",),
     grid={"lr": [0.1, 0.5], "hidden": [4], "steps": [30], "mode": ["ok"], "sleep": [0.0]},
     datasets=("moons",),
     seeds=2,
