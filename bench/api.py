@@ -121,6 +121,11 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
     store = RunStore(results_root(results_dir) / name / (run or default_run_name(dataset, quick)))
     identity = {"experiment": name, "version": experiment.version, "dataset": dataset, "root_seed": root_seed}
     store.open(identity, force=force)
+    others = store.stored_cells() - {c.cell_id for c in cells}
+    if others:  # the tables must hold every cell the folder holds: refuse rather than drop them silently
+        raise UserError(f"{store.folder} holds {len(others)} cells that this grid does not (another --set, "
+                        "--seeds or --quick): give this grid its own folder with --run NAME, or add --force to "
+                        "discard them")
     previous = store.read_manifest() or {}
     pending = [c for c in cells if not store.is_done(c.cell_id)]
     if parallel_config:

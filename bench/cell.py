@@ -17,6 +17,7 @@ class CellResult:
     records: object  # rows (step, epoch, metric, value) or a DataFrame the experiment returned
     status: dict
     artifacts: dict
+    used: dict  # parameter -> the value the cell used for it (Recorder.use)
 
 
 def cell_rng(root_seed, cell_id):
@@ -34,19 +35,19 @@ def run_cell(experiment, cell, root_seed, blas_threads=1):
     """
     start = time.perf_counter()
     status = {"status": "ok", "seed": cell.seed, "params": cell.params}
-    records, artifacts = [], {}
+    records, artifacts, used = [], {}, {}
     # Overflow on the way to a NaN is expected in a diverging cell; the harness records it instead.
     with threadpool_limits(limits=blas_threads, user_api="blas"), np.errstate(all="ignore"):
         try:
             out = experiment.run(dict(cell.params), cell_rng(root_seed, cell.cell_id))
             records = out.rows if isinstance(out, Recorder) else out if hasattr(out, "columns") else list(out)
-            artifacts = getattr(out, "artifacts", {})
+            artifacts, used = getattr(out, "artifacts", {}), getattr(out, "used", {})
         except Diverged as d:
-            records = d.records.rows + [(d.step, np.nan, "diverged_at", float(d.step))]
+            records, used = d.records.rows + [(d.step, np.nan, "diverged_at", float(d.step))], d.records.used
             status.update(status="diverged", step=d.step, message=str(d))
         except Exception as e:  # a failing cell must not take the grid down
             status.update(status="failed", message=f"{type(e).__name__}: {e}",
                           traceback=traceback.format_exc(limit=8))
     status["wall_time"] = time.perf_counter() - start
     status["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return CellResult(cell, records, status, artifacts)
+    return CellResult(cell, records, status, artifacts, {k: v for k, v in used.items() if k in cell.params})

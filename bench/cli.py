@@ -53,7 +53,8 @@ def build_parser():
 
     rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
     rep.add_argument("name", nargs="?", help="experiment name")
-    rep.add_argument("--run", default="latest", help="run folder name (default: latest)")
+    rep.add_argument("--run", default="latest", help="run folder name (default: latest); with --html, the run "
+                     "shown for each experiment that has it")
     rep.add_argument("--all", action="store_true", help="every experiment with a stored run")
     rep.add_argument("--html", action="store_true", help="write results/report.html")
     rep.add_argument("--results", help="results folder")
@@ -104,7 +105,7 @@ def cmd_run(args):
 
 def cmd_report(args):
     if args.html:
-        print(html_report(args.results, [args.name] if args.name else None))
+        print(html_report(args.results, [args.name] if args.name else None, args.run))
         return 0
     if args.all:
         root = results_root(args.results)

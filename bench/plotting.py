@@ -26,6 +26,7 @@ STYLE = {
     "legend.fontsize": 8.5,
     "legend.frameon": False,
     "lines.linewidth": 1.6,
+    "svg.fonttype": "none",  # text stays text in the SVG: searchable, and editable in a report
 }
 
 

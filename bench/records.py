@@ -25,6 +25,12 @@ class Recorder:
     def __init__(self):
         self.rows = []
         self.artifacts = {}
+        self.used = {}
+
+    def use(self, name, value):
+        """The value a parameter actually took where the grid left it to a default (lr=None: the
+        optimizer's own): the tables show this value in the parameter's column, not the null."""
+        self.used[name] = value
 
     def save(self, name, obj):
         """Keep an object (a trained model) with the cell: the harness writes it with joblib to

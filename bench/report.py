@@ -95,16 +95,19 @@ def _png_data(path):
     return base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def html_report(results_dir=None, names=None):
-    """Write results/report.html: each experiment's latest run, its figures inline and its summary."""
+def html_report(results_dir=None, names=None, run="latest"):
+    """Write results/report.html: each experiment's run `run` (default its latest), figures inline,
+    summary table; quick runs are marked as such."""
     root = results_root(results_dir)
-    names = names or [n for n in registry.all_experiments() if (root / n / "latest").exists()]
+    marker = "latest" if run == "latest" else run
+    names = names or [n for n in registry.all_experiments() if (root / n / marker).exists()]
     if not names:
-        raise UserError(f"no runs under {root}: run an experiment first (`python -m bench run NAME`)")
+        raise UserError(f"no runs{'' if run == 'latest' else f' named {run!r}'} under {root}: run an experiment "
+                        "first (`python -m bench run NAME`)")
     sections = []
     for name in names:
         experiment = registry.get(name)
-        folder = resolve_run_dir(root, name, "latest")
+        folder = resolve_run_dir(root, name, run)
         store = RunStore(folder)
         summary = store.read_summary()
         manifest = store.read_manifest()
@@ -115,8 +118,9 @@ def html_report(results_dir=None, names=None):
         buf = io.StringIO()
         summary.to_html(buf, index=False, float_format=lambda v: f"{v:.4g}", border=0)
         config = manifest["config"]
+        quick = " <span class=quick>quick run (reduced settings)</span>" if config.get("quick") else ""
         sections.append(
-            f"<section><h2>{html.escape(name)}</h2><p>{html.escape(experiment.description)}</p>"
+            f"<section><h2>{html.escape(name)}{quick}</h2><p>{html.escape(experiment.description)}</p>"
             f"<p class=meta>run <code>{html.escape(str(folder))}</code> · dataset {html.escape(config['dataset'])}"
             f" · seeds {config['seeds']} · code {html.escape(str(manifest.get('code_version')))}"
             f" · finished {html.escape(str(manifest.get('finished')))}</p>"
@@ -126,7 +130,7 @@ def html_report(results_dir=None, names=None):
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 img{{max-width:100%}}figure{{margin:1em 0}}figcaption{{color:#666;font-size:.85em}}
 table{{border-collapse:collapse;font-size:.8em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}
-.meta{{color:#666;font-size:.85em}}section{{border-top:1px solid #ccc;margin-top:2em}}</style></head>
+.meta{{color:#666;font-size:.85em}}.quick{{font-size:.6em;background:#fde68a;padding:2px 6px;border-radius:4px}}section{{border-top:1px solid #ccc;margin-top:2em}}</style></head>
 <body><h1>nnbench report</h1>{''.join(sections)}</body></html>"""
     path = root / "report.html"
     write_text(path, page)

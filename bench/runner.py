@@ -10,7 +10,7 @@ from bench.cell import run_cell
 def _tabled(result):
     from bench.tables import cell_records  # pandas: imported when the first cell is done, not at start-up
 
-    result.records = cell_records(result.cell, result.records)
+    result.records = cell_records(result.cell, result.records, result.used)
     return result
 
 

@@ -84,6 +84,10 @@ class RunStore:
         path = self.cells_dir / f"{cell_id}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def stored_cells(self):
+        """The ids of every cell with a status file in this folder."""
+        return {p.stem for p in self.cells_dir.glob("*.json")}
+
     def is_done(self, cell_id):
         """A cell is done once its status says ok or diverged; failed cells are retried."""
         status = self.cell_status(cell_id)

@@ -13,16 +13,17 @@ def _cell_value(v):
     return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
 
 
-def cell_records(cell, records):
+def cell_records(cell, records, used=None):
     """A cell's tidy table: its records (rows of step, epoch, metric, value, or the DataFrame its
-    experiment returned) behind its identity and parameters as leading columns."""
+    experiment returned) behind its identity and parameters as leading columns; a parameter the cell
+    reported using (Recorder.use) shows that value."""
     if isinstance(records, pd.DataFrame):
         df = records[COLUMNS].copy()
     else:
         df = pd.DataFrame(list(records), columns=COLUMNS).astype(
             {"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})
     lead = {"experiment": cell.experiment, "cell_id": cell.cell_id, "seed": cell.seed}
-    lead.update({k: _cell_value(v) for k, v in cell.params.items()})
+    lead.update({k: _cell_value(v) for k, v in {**cell.params, **(used or {})}.items()})
     for i, (k, v) in enumerate(lead.items()):
         df.insert(i, k, [v] * len(df))
     return df

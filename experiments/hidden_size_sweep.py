@@ -25,6 +25,7 @@ def softmax_p1(scores):
 
 def run_moons(params, rng, rec):
     data = dataset("moons", n=params["samples"], noise=params["noise"], seed=0)
+    rec.use("batch", len(data.x_train))  # batch null: every step uses the whole training set
     _, _, mesh = mesh_points(data.x_train)
     if params["hidden"] == 0:
         import warnings

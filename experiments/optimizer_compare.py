@@ -15,6 +15,7 @@ def run(params, rng):
     net = MLP(sizes, rng, activation="relu", init="he", dtype=params["dtype"])
     opt = make_optimizer(params["optimizer"], lr=params["lr"])
     rec = bench.Recorder()
+    rec.use("lr", opt.lr)
 
     def evaluate(step):
         rec.log("test_acc", net.accuracy(data.x_test, data.t_test), step, epoch=step * params["batch"] / len(

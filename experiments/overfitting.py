@@ -14,6 +14,7 @@ def run_overfit(params, rng, weight_decay=0.0, dropout=0.0):
               dtype=params["dtype"])
     per_epoch = max(len(data.x_train) // params["batch"], 1)
     rec = bench.Recorder()
+    rec.use("n_test", len(data.x_test))
 
     def evaluate(step):
         epoch = step // per_epoch

@@ -206,3 +206,26 @@ def test_compare_flags_significant_regressions_by_direction():
     assert not noisy["significant"].any()
     row = worse.iloc[0]
     assert row["diff"] == pytest.approx(0.1) and row["ci95_welch_low"] < row["diff"] < row["ci95_welch_high"]
+
+
+def test_a_grid_that_would_drop_stored_cells_is_refused(tmp_path):
+    assert run_cli("run", "toy", "--seeds", "2", cwd=tmp_path).returncode == 0
+    fewer = run_cli("run", "toy", "--seeds", "1", cwd=tmp_path)
+    assert fewer.returncode == 2 and "holds 2 cells that this grid does not" in fewer.stderr
+    assert "--run NAME" in fewer.stderr and "Traceback" not in fewer.stderr
+    assert records(tmp_path / "results/toy/moons")["cell_id"].nunique() == 4  # untouched
+    more = run_cli("run", "toy", "--seeds", "3", cwd=tmp_path)  # a superset resumes: 2 new cells
+    assert more.returncode == 0 and "4 already done, running 2" in more.stderr
+    assert records(tmp_path / "results/toy/moons")["cell_id"].nunique() == 6
+    forced = run_cli("run", "toy", "--seeds", "1", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and records(tmp_path / "results/toy/moons")["cell_id"].nunique() == 2
+
+
+def test_html_report_shows_the_named_run_and_marks_quick_runs(tmp_path):
+    assert run_cli("run", "toy", "--quick", "--run", "first", cwd=tmp_path).returncode == 0
+    assert run_cli("run", "toy", "--seeds", "1", "--run", "second", cwd=tmp_path).returncode == 0
+    page = tmp_path / "results/report.html"
+    assert run_cli("report", "--html", "toy", "--run", "first", cwd=tmp_path).returncode == 0
+    assert "toy/first" in page.read_text() and "quick run (reduced settings)" in page.read_text()
+    assert run_cli("report", "--html", "toy", cwd=tmp_path).returncode == 0  # latest: second, not quick
+    assert "toy/second" in page.read_text() and "quick run" not in page.read_text()

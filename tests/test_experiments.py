@@ -28,6 +28,9 @@ def final(summary, metric, **where):
 def test_optimizer_compare_adam_beats_sgd(tmp_path):
     r = quick("optimizer_compare", tmp_path, dataset="digits", jobs=2)
     assert set(r.records["optimizer"]) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    # Every row shows the learning rate the cell used (the optimizer's default), never a null.
+    used = r.summary.drop_duplicates("optimizer").set_index("optimizer")["lr"].to_dict()
+    assert used == {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
     steps = r.records[(r.records["metric"] == "test_acc")].groupby("cell_id")["step"].apply(list)
     assert all(s == [50, 100, 150] for s in steps)
     assert final(r.summary, "loss", optimizer="adam") < final(r.summary, "loss", optimizer="sgd")
