@@ -130,7 +130,8 @@ def html_report(results_dir=None, names=None, run="latest"):
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 img{{max-width:100%}}figure{{margin:1em 0}}figcaption{{color:#666;font-size:.85em}}
 table{{border-collapse:collapse;font-size:.8em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}
-.meta{{color:#666;font-size:.85em}}.quick{{font-size:.6em;background:#fde68a;padding:2px 6px;border-radius:4px}}section{{border-top:1px solid #ccc;margin-top:2em}}</style></head>
+.meta{{color:#666;font-size:.85em}}section{{border-top:1px solid #ccc;margin-top:2em}}
+.quick{{font-size:.6em;background:#fde68a;padding:2px 6px;border-radius:4px}}</style></head>
 <body><h1>nnbench report</h1>{''.join(sections)}</body></html>"""
     path = root / "report.html"
     write_text(path, page)
