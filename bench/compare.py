@@ -1,9 +1,9 @@
 """Differences between two runs' summaries: Welch tests per (setting, metric), Benjamini-Hochberg
 across them, and a minimum effect size, so that seed noise alone rarely raises an alarm.
 
-Settings are matched on the parameters the two runs share. A parameter held at one value in each run
-but at different values between them (lr=0.01 in A, lr=0.05 in B) is what the comparison is about:
-it is left out of the match and reported. Settings without a partner are listed, not dropped silently.
+Settings are matched on the parameters the two runs share. A parameter whose values in A and in B
+have none in common (lr=0.01 in A, lr=0.05 in B) is what the comparison is about: it is left out of
+the match and reported. Settings without a partner are listed, not dropped silently.
 
 pandas and scipy.stats are imported where they are used: `python -m bench` imports this module's defaults.
 """
@@ -92,9 +92,12 @@ def _parameters(summary):
     return [c for c in summary.columns if c not in SUMMARY_COLUMNS]
 
 
-def _constant(summary, column):
-    values = summary[column].drop_duplicates()
-    return values.iloc[0] if len(values) == 1 else None
+def _values(summary, column):
+    return list(dict.fromkeys(summary[column]))
+
+
+def _shown(values):
+    return values[0] if len(values) == 1 else ", ".join(map(str, values))
 
 
 def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT):
@@ -103,10 +106,10 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
     directions = directions or {}
     shared = [c for c in _parameters(a) if c in b.columns]
     differs = {}
-    for c in shared:
-        va, vb = _constant(a, c), _constant(b, c)
-        if c not in ("metric", "step") and va is not None and vb is not None and str(va) != str(vb):
-            differs[c] = (va, vb)
+    for c in shared:  # values the two runs never share cannot be matched on: they are what is compared
+        va, vb = _values(a, c), _values(b, c)
+        if c not in ("metric", "step") and not set(map(str, va)) & set(map(str, vb)):
+            differs[c] = (_shown(va), _shown(vb))
     keys = [c for c in shared if c not in differs]
     as_text = {c: lambda df, c=c: df[c].astype(str) for c in keys}  # match 0.1 and "0.1", NaN and None
     a_text, b_text = a.assign(**as_text), b.assign(**as_text)

@@ -129,3 +129,13 @@ def test_compare_difference_interval_stays_in_range():
     b = pd.DataFrame({"metric": ["acc"], "mean": [0.6], "std": [0.7], "n": [2], "n_diverged": [0]})
     row = compare_summaries(a, b).table.iloc[0]
     assert row["ci95_welch_low"] == -1 and row["ci95_welch_high"] == 1
+
+
+def test_compare_a_default_lr_per_optimizer_against_one_lr():
+    """optimizer_compare's default run uses each optimizer's own lr; a run with --set lr=0.05 uses one."""
+    a = pd.DataFrame({"optimizer": ["sgd", "adam"], "lr": [0.01, 0.001], "metric": "acc", "mean": [0.8, 0.9],
+                      "std": 0.01, "n": 3, "n_diverged": 0})
+    b = a.assign(lr=0.05, mean=[0.9, 0.9])
+    result = compare_summaries(a, b, {"acc": "max"})
+    assert result.differs == {"lr": ("0.01, 0.001", 0.05)} and len(result.table) == 2
+    assert result.only_a.empty and result.only_b.empty
