@@ -1,6 +1,8 @@
 """Runs cells: in this process or a joblib pool, each with its own seeded Generator, and hands
 every finished cell to a callback as soon as it finishes. Knows nothing of any experiment."""
 
+import os
+
 from joblib import Parallel, delayed
 from joblib import parallel_config as joblib_config
 
@@ -39,7 +41,8 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
         for cell in cells:
             on_result(_tabled(run_cell(experiment, cell, root_seed, blas_threads)))
         return
-    tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads) for cell in cells)
+    driver = os.getpid()
+    tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads, driver) for cell in cells)
     # joblib_config (not an argument of Parallel) is what registers joblib's dask backend.
     with joblib_config(**(parallel_config or {})):
         results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)  # dispatches at once

@@ -5,6 +5,7 @@ from functools import lru_cache
 import numpy as np
 
 from bench.plotting import kaiser_smooth, levels, mean_ci, palette, spread
+from nncore.checks import count
 from nncore.datasets import load
 
 
@@ -19,7 +20,7 @@ class BatchSampler:
     preallocated arrays (no new batch array per step)."""
 
     def __init__(self, x, t, batch, rng):
-        self.x, self.t, self.batch, self.rng = x, t, batch, rng
+        self.x, self.t, self.batch, self.rng = x, t, count("batch", batch), rng
         self.xb = np.empty((batch,) + x.shape[1:], x.dtype)
         self.tb = np.empty((batch,) + t.shape[1:], t.dtype)
 
