@@ -61,7 +61,7 @@ def security_for(address):
     security = Security()
     if not security.tls_client_cert and not security.tls_ca_file:
         raise UserError(f"--scheduler {address} uses TLS, but Dask's configuration names no certificates: set "
-                        "distributed.comm.tls.ca-file and .client.cert/.key (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE)")
+                        "distributed.comm.tls.ca-file and .client.cert/.key (e.g. in ~/.config/dask/)")
     return security
 
 

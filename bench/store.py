@@ -4,8 +4,8 @@ import hashlib
 import json
 import os
 import socket
-import time
 import tempfile
+import time
 from pathlib import Path
 
 from bench.atomic import write_joblib, write_parquet, write_text
