@@ -48,14 +48,21 @@ def watch_driver(driver_pid, every=1.0):
     threading.Thread(target=watch, name="nnbench-watch-driver", daemon=True).start()
 
 
-def run_cell(experiment, cell, root_seed, blas_threads=1, driver_pid=None):
+def run_cell(experiment, cell, root_seed, blas_threads=1, driver_pid=None, data_env=None):
     """Run one cell; never raises for the cell's own errors, which become its status.
 
     BLAS runs with a fixed thread count (1 in the pool): OpenBLAS results differ in the last bits
-    between thread counts, and a cell must give the same bits whatever --jobs is.
+    between thread counts, and a cell must give the same bits whatever --jobs is. data_env: the
+    driver's data variables (nncore.datasets.mnist.DATA_ENV), applied in a reused pool worker that
+    was started under other ones, so every cell reads the data the driver checked.
     """
     if driver_pid is not None:
         watch_driver(driver_pid)
+    for name, value in (data_env or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     start = time.perf_counter()
     status = {"status": "ok", "seed": cell.seed, "params": cell.params}
     records, artifacts, used = [], {}, {}

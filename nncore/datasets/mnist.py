@@ -45,6 +45,10 @@ FASHION_MNIST = IdxDataset(
 )
 
 
+# The environment that decides where image sets are found and cached.
+DATA_ENV = ("NNBENCH_DATA", "XDG_CACHE_HOME")
+
+
 def cache_dir(name):
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nnbench" / name
