@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from bench import registry
 from bench.errors import UserError
-from bench.grid import expand, parse_overrides, resolve_grid
+from bench.grid import describe, expand, parse_overrides, resolve_grid
 from bench.provenance import code_version, machine, package_versions
 from bench.report import context_of, save_figures
 from bench.runner import FailFast, execute, pool_size
@@ -55,12 +57,49 @@ class RunResult:
         return RunStore(self.path).read_artifact(cell_id, name)
 
 
-def _prepare_dataset(dataset):
-    """Make sure an image set is on disk before any worker starts (one download, not one per worker)."""
-    from nncore.datasets import IMAGE_SPECS, mnist
+def _prepare_dataset(dataset, grid):
+    """Check an image set once, in the driver, before any cell runs: found (or downloaded once, not once
+    per worker), read and validated, and its prepared cache verified against its source files for
+    each dtype the grid uses. The workers then map the verified arrays. A problem is a DatasetError."""
+    from nncore.datasets import IMAGE_SPECS, load
 
     if dataset in IMAGE_SPECS:
-        mnist.locate(IMAGE_SPECS[dataset])
+        for dtype in grid.get("dtype", ["float64"]):
+            load(dataset, dtype=np.dtype(dtype), verify=True)
+
+
+MAX_SEEDS = 1000
+MAX_ROOT_SEED = 2**63 - 1  # stored as a 64-bit integer in manifests and tables
+JOBS_PER_CORE = 4
+RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_run_name(run):
+    """A run folder's name is a plain name inside its experiment's folder: nothing is written elsewhere."""
+    if not isinstance(run, str) or not RUN_NAME.fullmatch(run) or run in (".", ".."):
+        raise UserError(f"bad run name {run!r}: use letters, digits, '.', '_' and '-' (a folder under "
+                        "results/EXPERIMENT/); to write elsewhere, pass --results DIR")
+    return run
+
+
+def _whole(name, value, low, high, hint=""):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UserError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}{hint}")
+    return value
+
+
+def check_options(jobs=None, seeds=None, blas_threads=1, root_seed=0, run=None):
+    """The run options, checked before anything runs or is written."""
+    cores = os.cpu_count() or 1
+    if jobs is not None:
+        _whole("--jobs", jobs, 1, JOBS_PER_CORE * cores, f" (at most {JOBS_PER_CORE} per core; this machine has "
+               f"{cores}; for more, use --backend dask)")
+    if seeds is not None:
+        _whole("--seeds", seeds, 1, MAX_SEEDS)
+    _whole("--blas-threads", blas_threads, 1, cores, f" (this machine has {cores} cores)")
+    _whole("--root-seed", root_seed, 0, MAX_ROOT_SEED)
+    if run is not None:
+        check_run_name(run)
 
 
 def _normalize_overrides(experiment, overrides):
@@ -80,22 +119,31 @@ def _as_text(values):
     return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
 
 
-def run(name, backend="loky", scheduler=None, **options):
+def run(name, backend="loky", scheduler=None, connect_timeout=None, dask_logs=False, **options):
     """Run (or resume) an experiment's grid and return its RunResult.
 
     Options: overrides ({"lr": [0.01, 0.1]} or ["lr=0.01,0.1"]), jobs (worker processes, default
     runner.pool_size: one per core), seeds, dataset, quick, run (the run folder's name, default the
     dataset plus "-quick"), force (re-run every cell), results_dir, fail_fast, root_seed, blas_threads,
     progress, figures, log.
-    backend: "loky" (this machine) or "dask" (the cluster at `scheduler`, or a LocalCluster).
+    backend: "loky" (this machine) or "dask" (the cluster at `scheduler`, or a LocalCluster), which
+    must answer within connect_timeout seconds (default 10); dask_logs shows distributed's own log.
     """
     if backend not in ("loky", "dask"):
         raise UserError(f"unknown backend {backend!r}: use loky or dask")
+    # Every input is checked before a cluster is contacted, a cell runs or a file is written.
+    check_options(options.get("jobs"), options.get("seeds"), options.get("blas_threads", 1),
+                  options.get("root_seed", 0), options.get("run"))
+    experiment = registry.get(name)
+    resolve_grid(experiment, _normalize_overrides(experiment, options.get("overrides")), options.get("dataset"),
+                 options.get("quick", False), options.get("seeds"))
     if backend == "loky":
         return _run(name, **options)
-    from bench.dask_backend import dask_cluster
+    from bench.dask_backend import CONNECT_TIMEOUT, dask_cluster
 
-    with dask_cluster(scheduler) as (client, config):
+    if connect_timeout is not None and not (isinstance(connect_timeout, (int, float)) and 0 < connect_timeout <= 3600):
+        raise UserError(f"--connect-timeout must be a number of seconds in (0, 3600], got {connect_timeout!r}")
+    with dask_cluster(scheduler, connect_timeout or CONNECT_TIMEOUT, dask_logs) as (client, config):
         log = options.get("log") or _stderr
         log(f"dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
         return _run(name, parallel_config=config, **options)
@@ -109,24 +157,39 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
          results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
          parallel_config=None, log=None):
     log = log or _stderr
+    check_options(jobs, seeds, blas_threads, root_seed, run)
     experiment = registry.get(name)
     grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
                                           dataset, quick, seeds)
     cells = expand(experiment, grid, dataset, n_seeds, root_seed)
-    if jobs is not None and jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {jobs}")
     if parallel_config is None:  # a cluster's workers find (or fetch) their data themselves
-        _prepare_dataset(dataset)
+        _prepare_dataset(dataset, grid)
 
     store = RunStore(results_root(results_dir) / name / (run or default_run_name(dataset, quick)))
     identity = {"experiment": name, "version": experiment.version, "dataset": dataset, "root_seed": root_seed}
     store.open(identity, force=force)
+    try:
+        return _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, force, fail_fast, root_seed,
+                       blas_threads, progress, figures, parallel_config, log)
+    finally:
+        store.close()
+
+
+def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, force, fail_fast, root_seed,
+            blas_threads, progress, figures, parallel_config, log):
+    """The part of a run that holds its folder's lock: check what is stored, run what is missing, finish."""
+    name = experiment.name
     others = store.stored_cells() - {c.cell_id for c in cells}
     if others:  # the tables must hold every cell the folder holds: refuse rather than drop them silently
         raise UserError(f"{store.folder} holds {len(others)} cells that this grid does not (another --set, "
                         "--seeds or --quick): give this grid its own folder with --run NAME, or add --force to "
                         "discard them")
-    previous = store.read_manifest() or {}
+    for cell in cells:  # verify, then trust: a damaged stored cell is computed again, never read
+        problem = store.check_cell(cell.cell_id)
+        if problem:
+            log(f"cell {describe(cell)}: {problem}; computing it again")
+            store.discard_cell(cell.cell_id)
+    previous = store.read_manifest(damaged_ok=force) or {}
     pending = [c for c in cells if not store.is_done(c.cell_id)]
     if parallel_config:
         jobs = -1  # on a cluster: every worker
@@ -160,7 +223,7 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
         store.write_cell(result.cell.cell_id, result.records, result.status, result.artifacts)
         bar.update()
         if result.status["status"] != "ok":
-            log(f"cell {result.cell.cell_id} {result.status['status']}: {result.status.get('message')}")
+            log(f"cell {describe(result.cell)} {result.status['status']}: {result.status.get('message')}")
         if result.status["status"] == "failed" and fail_fast:
             raise FailFast()
 
@@ -171,9 +234,11 @@ def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False,
         log("stopped at the first failed cell (--fail-fast)")
     except UserError:
         raise
-    except Exception as e:  # the pool or cluster broke (e.g. a worker killed too often): keep what finished
-        log(f"the {manifest['config']['parallel']} backend stopped: {type(e).__name__}: {e}; finished cells are "
-            "saved, run the same command again to complete the grid")
+    except Exception as e:  # the pool or cluster broke (a worker killed too often, the scheduler lost)
+        done = sum(store.is_done(c.cell_id) for c in cells)
+        reason = (str(e).strip().splitlines() or [""])[0][:200]
+        log(f"the {manifest['config']['parallel']} backend stopped ({type(e).__name__}: {reason}); {done} of "
+            f"{len(cells)} cells are stored: run the same command again to resume")
     finally:
         bar.close()
 

@@ -1,29 +1,10 @@
-"""Files that appear whole or not at all: write to a temporary name beside, fsync, rename."""
+"""The harness's files, each written whole or not at all (nncore.atomic.atomic_path)."""
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from nncore.atomic import atomic_path
 
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path in the same folder; on success it is fsynced and renamed to `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+__all__ = ["atomic_path", "write_figure", "write_joblib", "write_parquet", "write_text"]
 
 
 def write_text(path, text):

@@ -1,6 +1,8 @@
 """One cell run in whatever process holds it: its own seeded Generator, a fixed BLAS thread count,
 and its errors turned into a status. Imports no pandas, so a worker starts with little more than numpy."""
 
+import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,12 +29,40 @@ def cell_rng(root_seed, cell_id):
     return np.random.default_rng(np.random.SeedSequence([root_seed, *words]))
 
 
-def run_cell(experiment, cell, root_seed, blas_threads=1):
+_watching = False
+
+
+def watch_driver(driver_pid, every=1.0):
+    """In a worker process started by the driver: exit within `every` seconds of the driver's death,
+    instead of finishing a cell nobody will store (a killed driver cannot tell its pool to stop)."""
+    global _watching
+    if _watching or os.getpid() == driver_pid or os.getppid() != driver_pid:
+        return  # the driver itself, or a process it did not start (a Dask worker has its own nanny)
+    _watching = True
+
+    def watch():
+        while os.getppid() == driver_pid:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nnbench-watch-driver", daemon=True).start()
+
+
+def run_cell(experiment, cell, root_seed, blas_threads=1, driver_pid=None, data_env=None):
     """Run one cell; never raises for the cell's own errors, which become its status.
 
     BLAS runs with a fixed thread count (1 in the pool): OpenBLAS results differ in the last bits
-    between thread counts, and a cell must give the same bits whatever --jobs is.
+    between thread counts, and a cell must give the same bits whatever --jobs is. data_env: the
+    driver's data variables (nncore.datasets.mnist.DATA_ENV), applied in a reused pool worker that
+    was started under other ones, so every cell reads the data the driver checked.
     """
+    if driver_pid is not None:
+        watch_driver(driver_pid)
+    for name, value in (data_env or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     start = time.perf_counter()
     status = {"status": "ok", "seed": cell.seed, "params": cell.params}
     records, artifacts, used = [], {}, {}

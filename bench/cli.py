@@ -8,7 +8,8 @@ from bench import api, registry
 from bench.compare import ALPHA, MIN_EFFECT
 from bench.errors import UserError
 from bench.grid import expand, resolve_grid
-from bench.report import html_report, rebuild
+from bench.provenance import nnbench_version
+from bench.report import failed_cells, html_report, rebuild
 from bench.store import RunStore, results_root
 
 EXAMPLES = """examples:
@@ -27,7 +28,11 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p.add_argument("--version", action="version", version=f"nnbench {nnbench_version()}")
     sub.add_parser("list", help="experiments: name, description, default cell count")
+    show = sub.add_parser("show", help="an experiment's parameters (type, default, quick value, allowed values) "
+                          "and data sets")
+    show.add_argument("name", help="experiment name (see `list`)")
 
     r = sub.add_parser("run", help="run or resume an experiment's grid")
     r.add_argument("name", help="experiment name (see `list`)")
@@ -49,6 +54,9 @@ def build_parser():
                    help="loky: processes on this machine (default); dask: a Dask cluster")
     r.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="with --backend dask: the scheduler to use (default: start a LocalCluster)")
+    r.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: how long the scheduler has to answer (default 10)")
+    r.add_argument("--dask-logs", action="store_true", help="with --backend dask: show distributed's own log")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
@@ -84,19 +92,53 @@ def cmd_list(args):
     return 0
 
 
+def cmd_show(args):
+    exp = registry.get(args.name)
+    grid, dataset, seeds = resolve_grid(exp)
+    quick_grid, _, quick_seeds = resolve_grid(exp, quick=True)
+    print(f"{exp.name} (version {exp.version}): {exp.description}")
+    print(f"data sets: {', '.join(exp.datasets)} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
+          f"cells: {len(expand(exp, grid, dataset, seeds))}")
+    rows = [("parameter", "default", "quick", "allowed", "meaning")]
+    for name, param in exp.params.items():
+        default = grid.get(name)
+        quick = quick_grid.get(name)
+        rows.append((name, _values(default), _values(quick) if quick != default else "", param.describe(), param.help))
+    by_grid = {}
+    for name, values in exp.dataset_grids.items():  # data sets with the same settings on one line
+        by_grid.setdefault(", ".join(f"{k}={_values(v)}" for k, v in values.items()), []).append(name)
+    for settings, names in by_grid.items():
+        rows.append(("", "", "", "", f"on {', '.join(names)}: {settings}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    print(f"set one with --set NAME=VALUE[,VALUE...], e.g. python -m bench run {exp.name} --set "
+          f"{next(iter(exp.params))}={_values(grid[next(iter(exp.params))]).split(',')[0]}")
+    return 0
+
+
+def _values(values):
+    import json
+
+    return "" if values is None else ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
 def cmd_run(args):
     if args.scheduler and args.backend != "dask":
         raise UserError("--scheduler goes with --backend dask")
     result = api.run(args.name, overrides=args.overrides, jobs=args.jobs, seeds=args.seeds, dataset=args.dataset,
                      quick=args.quick, run=args.run, force=args.force, results_dir=args.results,
                      fail_fast=args.fail_fast, root_seed=args.root_seed, blas_threads=args.blas_threads,
-                     progress=False if args.no_progress else None, backend=args.backend, scheduler=args.scheduler)
+                     progress=False if args.no_progress else None, backend=args.backend, scheduler=args.scheduler,
+                     connect_timeout=args.connect_timeout, dask_logs=args.dask_logs)
     counts = {}
     for s in result.statuses.values():
         counts[s] = counts.get(s, 0) + 1
     print(f"{args.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" -> {result.path}")
     if result.manifest.get("headline"):
         print(result.manifest["headline"])
+    for line in failed_cells(result.manifest):
+        print(line)
     if not result.summary.empty:
         print(f"tables: {result.path / 'records.parquet'}, {result.path / 'summary.csv'}; "
               f"figures: {result.path / 'figures'}")
@@ -104,6 +146,8 @@ def cmd_run(args):
 
 
 def cmd_report(args):
+    if args.run != "latest":
+        api.check_run_name(args.run)
     if args.html:
         print(html_report(args.results, [args.name] if args.name else None, args.run))
         return 0
@@ -119,6 +163,8 @@ def cmd_report(args):
     for name in names:
         folder, figures = rebuild(name, "latest" if args.all else args.run, args.results)
         print(f"{name}: {len(figures)} figures -> {folder / 'figures'}")
+        for line in failed_cells(RunStore(folder).read_manifest()):
+            print(line)
     return 0
 
 
@@ -143,7 +189,8 @@ def main(argv=None):
 
     args = build_parser().parse_args(argv)
     try:
-        return {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}[args.command](args)
+        return {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report,
+                "compare": cmd_compare}[args.command](args)
     except (UserError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -153,3 +200,8 @@ def main(argv=None):
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:  # the environment, not the code: a read-only folder, a full disk, a file in the way
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}; check that the results folder is writable (or pass --results DIR)",
+              file=sys.stderr)
+        return 2

@@ -4,6 +4,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.errors import UserError
 from bench.records import RESERVED_NAMES
 
 
@@ -28,8 +29,10 @@ class Experiment:
     summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
     step's value (e.g. one per batch size), not only each cell's last.
     metrics: metric -> "min" or "max", the better direction, used by `compare`.
-    choices: parameter -> allowed values, or `float` for "a number (or null)" where the default
-    alone does not say so.
+    params: parameter -> bench.params.Param: its type, range or choices and a one-line help. Every
+    parameter of the grid, quick and dataset_grids needs one; defaults are checked when the experiment
+    is defined, overrides before any cell runs. check(grid) may add rules across parameters (raise
+    bench.UserError).
     shows: the parameters `plot` draws (as colour, line style, facet or axis). A figure never
     averages over a parameter it does not show: when another one varies, the harness draws one set of
     figures per value of it (bench.report.save_figures).
@@ -50,7 +53,8 @@ class Experiment:
     headline: Callable = None
     summary_metrics: tuple = None
     summary_by_step: bool = False
-    choices: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    check: Callable = None
     points: Callable = None
     shows: tuple = ()
 
@@ -60,6 +64,17 @@ class Experiment:
         if taken:
             raise ValueError(f"experiment {self.name}: parameter {', '.join(map(repr, taken))} would collide with "
                              "a column of the harness's tables; rename it")
+        undeclared = sorted(names - set(self.params))
+        if undeclared:
+            raise ValueError(f"experiment {self.name}: declare {', '.join(undeclared)} in params (bench.params)")
+        grids = [self.grid, {k: v for k, v in self.quick.items() if k != "seeds"}, *self.dataset_grids.values()]
+        for grid in grids:
+            for name, values in grid.items():
+                for value in values:
+                    try:
+                        self.params[name].check(name, value)
+                    except UserError as e:
+                        raise ValueError(f"experiment {self.name}: its own default is refused: {e}") from None
 
     @property
     def dataset(self):

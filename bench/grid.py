@@ -49,12 +49,9 @@ def split_values(text):
     return parts
 
 
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def parse_overrides(items, experiment):
-    """`--set name=v1,v2` strings to {name: [values]}, checked against the experiment's grid."""
+    """`--set name=v1,v2` strings to {name: [values]}, each value checked against the parameter's
+    declaration (bench.params) before anything runs."""
     grid = experiment.grid
     valid = ", ".join(grid)
     overrides = {}
@@ -64,23 +61,27 @@ def parse_overrides(items, experiment):
         if not sep or not name:
             raise UserError(f"malformed override {item!r}: write --set NAME=VALUE[,VALUE...]; parameters: {valid}")
         if name not in grid:
-            raise UserError(f"unknown parameter {name!r} for {experiment.name}: valid parameters are {valid}")
+            raise UserError(f"unknown parameter {name!r} for {experiment.name}: valid parameters are {valid} "
+                            f"(python -m bench show {experiment.name})")
         try:
             values = [parse_value(v) for v in split_values(rest)]
         except ValueError as e:
             raise UserError(f"bad value for {name}: {e}; write --set {name}=VALUE[,VALUE...]") from None
-        defaults = grid[name]
+        checked = []
         for v in values:
-            if defaults and all(_is_number(d) for d in defaults) and not _is_number(v):
-                raise UserError(f"bad value for {name}: {v!r} is not a number (default {defaults})")
-            allowed = experiment.choices.get(name)
-            if allowed is float:  # a number, or null for the experiment's own default
-                if v is not None and not _is_number(v):
-                    raise UserError(f"bad value for {name}: {v!r} is not a number")
-            elif allowed is not None and v not in allowed:
-                raise UserError(f"bad value for {name}: {v!r}; choose from {', '.join(map(str, allowed))}")
-        overrides[name] = values
+            v = experiment.params[name].check(name, v)
+            if v not in checked:  # a value given twice would be one cell twice
+                checked.append(v)
+        overrides[name] = checked
     return overrides
+
+
+def describe(cell):
+    """A cell as a person reads it: its parameters (not the dataset, which a run holds fixed) and seed."""
+    import json
+
+    params = ", ".join(f"{k}={json.dumps(v)}" for k, v in cell.params.items() if k != "dataset")
+    return f"[{params}, seed {cell.seed}]"
 
 
 def cell_id(experiment, params, seed, root_seed):
@@ -106,9 +107,9 @@ def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=No
             else:
                 grid[k] = list(v)
     grid.update(overrides or {})
+    if experiment.check:
+        experiment.check(grid)
     if seeds is not None:
-        if seeds < 1:
-            raise UserError(f"--seeds must be at least 1, got {seeds}")
         n_seeds = seeds
     return grid, dataset, n_seeds
 

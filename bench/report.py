@@ -3,6 +3,7 @@
 import base64
 import html
 import io
+import json
 import re
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def rebuild(name, run="latest", results_dir=None):
                         f"({experiment.version}) cannot draw: run it again with --force")
     records = store.read_records()
     return folder, save_figures(experiment, records, store.figures_dir, context_of(config, folder))
+
+
+def failed_cells(manifest):
+    """One line per failed cell of a run: its parameters, seed and error."""
+    lines = []
+    for status in manifest.get("cells", {}).values():
+        if status.get("status") == "failed":
+            params = ", ".join(f"{k}={json.dumps(v)}" for k, v in status.get("params", {}).items() if k != "dataset")
+            lines.append(f"failed: [{params}, seed {status.get('seed')}]: {status.get('message')}")
+    return lines
 
 
 def context_of(config, folder):

@@ -1,10 +1,13 @@
 """Runs cells: in this process or a joblib pool, each with its own seeded Generator, and hands
 every finished cell to a callback as soon as it finishes. Knows nothing of any experiment."""
 
+import os
+
 from joblib import Parallel, delayed
 from joblib import parallel_config as joblib_config
 
 from bench.cell import run_cell
+from nncore.datasets.mnist import DATA_ENV
 
 
 def _tabled(result):
@@ -39,7 +42,10 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
         for cell in cells:
             on_result(_tabled(run_cell(experiment, cell, root_seed, blas_threads)))
         return
-    tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads) for cell in cells)
+    driver = os.getpid()
+    # A Dask worker finds its data itself; a pool worker reads what the driver checked.
+    data_env = None if parallel_config else {k: os.environ.get(k) for k in DATA_ENV}
+    tasks = (delayed(run_cell)(experiment, cell, root_seed, blas_threads, driver, data_env) for cell in cells)
     # joblib_config (not an argument of Parallel) is what registers joblib's dask backend.
     with joblib_config(**(parallel_config or {})):
         results = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)  # dispatches at once

@@ -1,8 +1,11 @@
 """A run's folder: cell parts written as they finish, the combined tables, the manifest."""
 
+import hashlib
 import json
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 from bench.atomic import write_joblib, write_parquet, write_text
@@ -36,7 +39,13 @@ def resolve_run_dir(root, experiment, run="latest"):
         pointer = base / "latest"
         if not pointer.exists():
             raise UserError(f"no runs of {experiment} under {base}: run `python -m bench run {experiment}` first")
-        run = pointer.read_text().strip()
+        try:
+            run = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{pointer} is damaged ({type(e).__name__}); delete it, or name the run with --run NAME"
+                            ) from None
+        if not run or "/" in run or run in (".", ".."):
+            raise UserError(f"{pointer} does not name a run folder; delete it, or name the run with --run NAME")
     folder = base / run
     if not (folder / "manifest.json").exists():
         raise UserError(f"{folder} is not a run folder (no manifest.json)")
@@ -57,7 +66,8 @@ class RunStore:
             probe.close()
         except OSError as e:
             raise UserError(f"cannot write results to {self.folder} ({e.strerror}); pass --results DIR") from None
-        manifest = self.read_manifest()
+        self._lock()
+        manifest = self.read_manifest(damaged_ok=force)
         if manifest and not force:
             theirs = {k: manifest.get("config", {}).get(k) for k in IDENTITY}
             mine = {k: identity[k] for k in IDENTITY}
@@ -65,13 +75,51 @@ class RunStore:
                 diff = ", ".join(f"{k} {theirs[k]!r} (asked {mine[k]!r})" for k in IDENTITY if theirs[k] != mine[k])
                 raise UserError(f"{self.folder} holds another run: {diff}; choose another --run NAME or add --force")
         for f in self.cells_dir.iterdir():
-            # A killed writer can leave its temporary file behind; never under a final name.
+            # A killed writer can leave its temporary file behind; never under a final name. The lock
+            # says no live run writes here, so every temporary file is a dead one's.
             if force or (f.name.startswith(".") and f.name.endswith(".tmp")):
                 f.unlink()
 
-    def read_manifest(self):
+    def _lock(self):
+        """Hold the folder's lock until close(): one writer per run folder. The operating system drops
+        the lock when its process dies, so a killed run never blocks the next one."""
+        from filelock import FileLock, Timeout
+
+        owner = self.folder / ".lock.owner"
+        self._filelock = FileLock(str(self.folder / ".lock"))
+        try:
+            self._filelock.acquire(timeout=0)
+        except Timeout:
+            try:
+                who = owner.read_text().strip()
+            except OSError:
+                who = "another process"
+            raise UserError(f"{self.folder} is being written by another run ({who}); wait for it to finish, or "
+                            "give this one its own folder with --run NAME") from None
+        write_text(owner, f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')}\n")
+
+    def close(self):
+        """Release the folder's lock (open takes it)."""
+        lock = getattr(self, "_filelock", None)
+        if lock is not None:
+            lock.release()
+            self._filelock = None
+
+    def read_manifest(self, damaged_ok=False):
+        """The manifest, None when there is none; a damaged one is a UserError (or None if damaged_ok)."""
         path = self.folder / "manifest.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            manifest = json.loads(path.read_text())
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+                raise ValueError("no config")
+            return manifest
+        except (OSError, ValueError) as e:
+            if damaged_ok:
+                return None
+            raise UserError(f"{path} is damaged ({type(e).__name__}); run the same command with --force to rebuild "
+                            "this run folder") from None
 
     def write_manifest(self, manifest):
         write_text(self.folder / "manifest.json", json.dumps(manifest, indent=2, default=str))
@@ -81,8 +129,34 @@ class RunStore:
 
     # -- cells ----------------------------------------------------------------------------------
     def cell_status(self, cell_id):
+        """The cell's status, None when it has none or the status file is damaged (check_cell says which)."""
         path = self.cells_dir / f"{cell_id}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        try:
+            status = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return status if isinstance(status, dict) and "status" in status else None
+
+    def check_cell(self, cell_id):
+        """None if the stored cell is whole (or absent), else what is wrong with it: an unreadable status,
+        or a records file whose SHA-256 is not the one its status recorded."""
+        path = self.cells_dir / f"{cell_id}.json"
+        if not path.exists():
+            return None
+        status = self.cell_status(cell_id)
+        if status is None:
+            return "unreadable status file"
+        try:
+            data = (self.cells_dir / f"{cell_id}.parquet").read_bytes()
+        except OSError:
+            return "records file missing"
+        if status.get("sha256") != hashlib.sha256(data).hexdigest():
+            return "records file does not match its checksum"
+        return None
+
+    def discard_cell(self, cell_id):
+        for suffix in (".json", ".parquet"):
+            (self.cells_dir / f"{cell_id}{suffix}").unlink(missing_ok=True)
 
     def stored_cells(self):
         """The ids of every cell with a status file in this folder."""
@@ -95,11 +169,13 @@ class RunStore:
 
     def write_cell(self, cell_id, records, status, artifacts=None):
         """Records and artifacts first, status last: a status file means the rest is complete on disk."""
-        write_parquet(self.cells_dir / f"{cell_id}.parquet", records)
+        table = self.cells_dir / f"{cell_id}.parquet"
+        write_parquet(table, records)
         for name, obj in (artifacts or {}).items():
             folder = self.folder / "artifacts" / cell_id
             folder.mkdir(parents=True, exist_ok=True)
             write_joblib(folder / f"{name}.joblib", obj)
+        status = {**status, "sha256": hashlib.sha256(table.read_bytes()).hexdigest()}
         write_text(self.cells_dir / f"{cell_id}.json", json.dumps(status, default=str))
 
     def read_artifact(self, cell_id, name):

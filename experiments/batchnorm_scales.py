@@ -8,6 +8,8 @@ every `test_every` epochs (default 1). That evaluation costs about twice as much
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Bool, Float, Int
 from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
@@ -109,9 +111,13 @@ EXPERIMENT = bench.Experiment(
     shows=("scale", "batchnorm"),
     grid={"scale": SCALES, "batchnorm": [True, False], "hidden": [[100] * 5], "n_train": [1000], "batch": [100],
           "lr": [0.01], "epochs": [20], "test_every": [1], "dtype": ["float64"]},
+    params={"scale": Float("initial weight std of every layer", 0, low_open=True),
+            "batchnorm": Bool("BatchNorm after every hidden Affine"), "hidden": P.WIDTHS, "n_train": P.N_TRAIN,
+            "batch": P.BATCH, "lr": P.LR, "epochs": P.EPOCHS,
+            "test_every": Int("test-set accuracy every N epochs (0: never, the book's workload)", 0, 1_000_000),
+            "dtype": P.DTYPE},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"scale": [SCALES[0], SCALES[6], SCALES[12]], "n_train": [300], "epochs": [6], "seeds": 2},
     metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
-    choices={"dtype": ["float64", "float32"]},
 )

@@ -1,16 +1,24 @@
 """What the experiments share: cached data, the book's training loop, loss-curve figures."""
 
+import os
 from functools import lru_cache
 
 import numpy as np
 
 from bench.plotting import kaiser_smooth, levels, mean_ci, palette, spread
+from nncore.checks import count
 from nncore.datasets import load
+from nncore.datasets.mnist import DATA_ENV
+
+
+def dataset(name, dtype="float64", **options):
+    """A dataset, loaded once per process and shared by the cells that run there: treat it as read-only.
+    Where the files are found is part of the key: a reused worker never serves another run's data."""
+    return _dataset(name, dtype, tuple(os.environ.get(k) for k in DATA_ENV), **options)
 
 
 @lru_cache(maxsize=4)
-def dataset(name, dtype="float64", **options):
-    """A dataset, loaded once per process and shared by the cells that run there: treat it as read-only."""
+def _dataset(name, dtype, where, **options):
     return load(name, dtype=np.dtype(dtype), **options)
 
 
@@ -19,7 +27,7 @@ class BatchSampler:
     preallocated arrays (no new batch array per step)."""
 
     def __init__(self, x, t, batch, rng):
-        self.x, self.t, self.batch, self.rng = x, t, batch, rng
+        self.x, self.t, self.batch, self.rng = x, t, count("batch", batch), rng
         self.xb = np.empty((batch,) + x.shape[1:], x.dtype)
         self.tb = np.empty((batch,) + t.shape[1:], t.dtype)
 

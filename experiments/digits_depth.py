@@ -4,6 +4,7 @@ and the 2-D bottleneck of the [20, 20, 2] net."""
 import numpy as np
 
 import bench
+import bench.params as P
 from bench.plotting import figure, spread_label
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
@@ -81,6 +82,7 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("hidden",),
     grid={"hidden": [[20], [20, 10], [20, 20, 2]], "lr": [0.2], "epochs": [100]},
+    params={"hidden": P.WIDTHS, "lr": P.LR, "epochs": P.EPOCHS},
     datasets=("digits",),
     seeds=3,
     quick={"epochs": [10], "seeds": 2},

@@ -8,6 +8,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import bench
+import bench.params as P
+from bench.params import Bool, Int
 from bench.plotting import figure, levels, mean_ci, palette, spread
 from nncore import MLP, SGD
 from nncore.floor import calls_for, median_time, step_vs_floor
@@ -87,6 +89,10 @@ EXPERIMENT = bench.Experiment(
     shows=("batch", "width", "dtype", "blas_threads", "batchnorm"),
     grid={"batch": [1, 10, 100, 128, 1000], "width": [50, 100, 400, 1000], "dtype": ["float64", "float32"],
           "blas_threads": [1, "all"], "batchnorm": [False, True], "layers": [4], "repeats": [10]},
+    params={"batch": P.BATCH, "width": P.WIDTH, "dtype": P.DTYPE,
+            "blas_threads": Int("BLAS threads for the timed step (or all cores)", 1, 1024, choices=("all",)),
+            "batchnorm": Bool("BatchNorm after every hidden Affine"), "layers": Int("hidden layers", 1, 100),
+            "repeats": Int("timing repeats (the median is kept)", 1, 10_000)},
     datasets=("synthetic",),
     seeds=2,
     quick={"batch": [10, 128], "width": [50, 100], "blas_threads": [1], "repeats": [3], "seeds": 2},

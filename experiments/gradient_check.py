@@ -5,6 +5,7 @@ below 1e-7 and the max relative error below 1e-6."""
 import numpy as np
 
 import bench
+from bench.params import Choice
 from bench.plotting import figure
 from experiments.common import dataset
 from nncore import MLP
@@ -85,6 +86,7 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("network",),
     grid={"network": list(NETWORKS)},
+    params={"network": Choice("which network is checked", *NETWORKS)},
     datasets=("mnist", "fashion_mnist"),
     seeds=2,
     quick={"seeds": 1},

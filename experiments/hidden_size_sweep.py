@@ -4,6 +4,8 @@ tutorial, with a logistic-regression baseline (H=0); (b) MNIST: 784-H-10, accura
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Float, Int
 from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
@@ -58,7 +60,8 @@ def run_moons(params, rng, rec):
 
 def run_images(params, rng, rec):
     data = dataset(params["dataset"])
-    net = MLP([data.x_train.shape[1], params["hidden"], data.n_classes], rng, activation="relu", init="he")
+    hidden = [params["hidden"]] if params["hidden"] else []  # 0: no hidden layer, softmax regression
+    net = MLP([data.x_train.shape[1], *hidden, data.n_classes], rng, activation="relu", init="he")
     opt = make_optimizer("sgd", lr=params["lr"])
     train(net, opt, data, rec, params["steps"], params["batch"], rng, evaluate=lambda step: (
         rec.log("train_acc", net.accuracy(data.x_train, data.t_train), step),
@@ -75,7 +78,7 @@ def run(params, rng):
 def plot(records):
     if records["dataset"].iloc[0] == "moons":
         return {"hidden_size_boundaries": plot_boundaries(records), "hidden_size_accuracy": plot_accuracy(records)}
-    return {"hidden_size_accuracy": plot_accuracy(records, log_x=True)}
+    return {"hidden_size_accuracy": plot_accuracy(records)}
 
 
 def plot_boundaries(records):
@@ -106,7 +109,7 @@ def plot_boundaries(records):
     return fig
 
 
-def plot_accuracy(records, log_x=False):
+def plot_accuracy(records):
     from bench.tables import final_values  # pandas: imported when drawing, not in workers
 
     fig, axes = figure(1, 1, width=6.4, height=4.0)
@@ -114,12 +117,12 @@ def plot_accuracy(records, log_x=False):
     last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])
     for metric, style in (("train_acc", "--"), ("test_acc", "-")):
         stats = mean_ci(last, metric, [], x="hidden").sort_values("hidden")
-        if not log_x:
-            stats = stats[stats["hidden"] > 0]
+        stats = stats[stats["hidden"] > 0]  # H = 0 (no hidden layer) is the baseline line below
         spread(ax, stats, "hidden", label=metric.replace("_acc", ""), linestyle=style, color="C0", marker="o")
     baseline = last[(last["hidden"] == 0) & (last["metric"] == "test_acc")]["value"]
     if len(baseline):
-        ax.axhline(baseline.mean(), color="gray", linestyle=":", label="logistic regression (test)")
+        name = "logistic" if records["dataset"].iloc[0] == "moons" else "softmax"
+        ax.axhline(baseline.mean(), color="gray", linestyle=":", label=f"{name} regression, H=0 (test)")
     ax.set_xscale("log")
     ax.set_xlabel("hidden units H")
     ax.set_ylabel(f"final accuracy ({spread_label(records['seed'].nunique())})")
@@ -146,6 +149,11 @@ EXPERIMENT = bench.Experiment(
     dataset_grids={name: {"hidden": [10, 25, 50, 100, 200, 400], "lr": [0.1], "reg": [0.0], "steps": [3000],
                           "batch": [100], "samples": [None], "noise": [None]}
                    for name in ("mnist", "fashion_mnist", "digits")},
+    params={"hidden": Int("hidden layer width H (0: no hidden layer, logistic/softmax regression)", 0, P.MAX_WIDTH),
+            "lr": P.LR, "reg": Float("L2 weight decay", 0), "steps": P.STEPS,
+            "batch": Int("mini-batch size (null: the whole training set)", 1, 1_000_000, nullable=True),
+            "samples": Int("moons samples (null on images)", 4, 10_000_000, nullable=True),
+            "noise": Float("moons noise std (null on images)", 0, 10, nullable=True)},
     datasets=("moons", "mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: the moons sample count is `samples` (it was `n`, which the summary's count overwrote)

@@ -5,6 +5,8 @@ the same on every run and every backend, and widening `trials` keeps the first o
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Float, Int, Param
 from bench.plotting import figure
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
@@ -94,6 +96,19 @@ def plot(records):
     return {"hyperparameter_search_curves": curves, "hyperparameter_search_scatter": scatter}
 
 
+def check(grid):
+    for name in ("lr_exp", "wd_exp"):
+        for low, high in grid[name]:
+            if not low < high:
+                raise bench.UserError(f"bad value for {name}: [{low:g}, {high:g}]; write [LOW, HIGH] with LOW < HIGH")
+    for fraction in grid["validation"]:
+        if fraction >= 1 and not float(fraction).is_integer():
+            raise bench.UserError(f"bad value for validation: {fraction:g}; a fraction below 1 or a whole count")
+        if fraction >= min(grid["n_train"]):
+            raise bench.UserError(f"bad value for validation: {fraction:g} of {min(grid['n_train'])} training samples "
+                                  "leaves none to train on")
+
+
 EXPERIMENT = bench.Experiment(
     name="hyperparameter_search",
     description="random search: 100 trials of lr 10^U(-6,-2), weight decay 10^U(-8,-4); 50 epochs on 500 images",
@@ -104,6 +119,15 @@ EXPERIMENT = bench.Experiment(
           "validation": [0.2], "split_seed": [0], "batch": [100], "epochs": [50], "dtype": ["float64"]},
     points=sample_trials,
     headline=lambda records: "best region " + best_region(ranked_trials(records)),
+    check=check,
+    params={"trials": Int("sampled (lr, weight decay) trials", 1, 100_000),
+            "lr_exp": Param("floats", "lr = 10**U(low, high)", -20, 5, min_len=2, max_len=2),
+            "wd_exp": Param("floats", "weight decay = 10**U(low, high)", -20, 5, min_len=2, max_len=2),
+            "hidden": P.WIDTHS, "n_train": P.N_TRAIN,
+            "validation": Float("validation hold-out: a fraction (< 1) or a count of the training samples", 0,
+                                low_open=True),
+            "split_seed": Int("seed of the validation split", 0, 2**32 - 1), "batch": P.BATCH, "epochs": P.EPOCHS,
+            "dtype": P.DTYPE},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=1,
     quick={"trials": [12], "epochs": [15]},

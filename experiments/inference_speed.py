@@ -1,29 +1,46 @@
 """Batched vs per-sample inference (the book, ch. 3): the 784-50-100-10 sigmoid net classifying the
 10,000 test images one at a time and in batches; throughput per batch size, accuracy unchanged."""
 
-import pickle
 import time
 
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Int, Param
 from bench.plotting import figure, mean_ci, spread, spread_label
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
+from nncore.weights import load_weights
 
 SIZES = [784, 50, 100, 10]
+WEIGHT_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+
+def check(grid):
+    """A weights file is read (safely) and its arrays checked before any cell runs."""
+    for path in grid["weights"]:
+        if path is None:
+            continue
+        try:
+            weights = load_weights(path)
+            MLP(SIZES, np.random.default_rng(0), activation="sigmoid").set_params(
+                {k: weights[k] for k in WEIGHT_NAMES if k in weights})
+        except ValueError as e:
+            raise bench.UserError(f"bad value for weights: {e}") from None
+        missing = [k for k in WEIGHT_NAMES if k not in weights]
+        if missing:
+            raise bench.UserError(f"bad value for weights: {path} has no {', '.join(missing)}; it needs "
+                                  f"{', '.join(WEIGHT_NAMES)} for the {'-'.join(map(str, SIZES))} net")
 
 
 def book_network(params, data, rng):
-    """The book's network: trained briefly here, or loaded from a pickled dict W1, b1, ..., b3."""
+    """The book's network: trained briefly here, or loaded from a weights file (a pickled dict W1, b1,
+    ..., b3 like the book's sample_weight.pkl, or an .npz), read without running any code in it."""
     net = MLP(SIZES, rng, activation="sigmoid", init="xavier", dtype=params["dtype"])
     if params["weights"]:
-        try:
-            with open(params["weights"], "rb") as f:
-                weights = pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError) as e:
-            raise ValueError(f"cannot read weights file {params['weights']}: {e}") from None
-        net.set_params({k: weights[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")})
+        weights = load_weights(params["weights"])
+        net.set_params({k: weights[k] for k in WEIGHT_NAMES})
         return net
     train(net, make_optimizer("sgd", lr=params["lr"]), data, bench.Recorder(), params["train_iterations"], 100,
           rng)
@@ -86,11 +103,16 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     grid={"batch_sizes": [[1, 10, 100, 1000, 10000]], "repeats": [5], "weights": [None], "train_iterations": [2000],
           "lr": [0.1], "dtype": ["float32"]},
+    check=check,
+    params={"batch_sizes": Param("ints", "batch sizes timed (1: per sample)", 1, 1_000_000),
+            "repeats": Int("timing repeats (the median is kept)", 1, 10_000),
+            "weights": Param("str", "weights file with W1, b1, ..., b3 (null: train the net here)", nullable=True),
+            "train_iterations": Int("iterations of training when no weights file is given", 1, P.MAX_STEPS),
+            "lr": P.LR, "dtype": P.DTYPE},
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"repeats": [2], "train_iterations": [200], "seeds": 1},
     run_alone=True,
     summary_by_step=True,
     metrics={"images_per_s": "max", "seconds": "min", "accuracy": "max"},
-    choices={"dtype": ["float64", "float32"]},
 )

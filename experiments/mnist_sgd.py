@@ -4,6 +4,7 @@ model is saved with the run, and its hidden units' input weights drawn as images
 import numpy as np
 
 import bench
+import bench.params as P
 from bench.plotting import figure, spread_label
 from experiments.common import dataset
 from experiments.xor import toy_network
@@ -63,6 +64,7 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("steps",),
     grid={"steps": [50000], "hidden": [100], "lr": [0.1], "n_train": [50000], "eval_every": [5000]},
+    params={"steps": P.STEPS, "hidden": P.WIDTH, "lr": P.LR, "n_train": P.N_TRAIN, "eval_every": P.EVAL_EVERY},
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"steps": [3000], "eval_every": [1000], "seeds": 1},

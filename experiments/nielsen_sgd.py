@@ -7,6 +7,8 @@ import time
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Float
 from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric
 from nncore import MLP, make_optimizer
@@ -56,6 +58,8 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("eta",),
     grid={"eta": [3.0, 0.1], "hidden": [30], "batch": [10], "epochs": [30], "n_train": [50000]},
+    params={"eta": Float("learning rate eta", 0, low_open=True), "hidden": P.WIDTH, "batch": P.BATCH,
+            "epochs": P.EPOCHS, "n_train": P.N_TRAIN},
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"epochs": [3], "n_train": [10000], "seeds": 2},

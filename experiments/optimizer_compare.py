@@ -1,6 +1,8 @@
 """SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on one network (the book, ch. 6)."""
 
 import bench
+import bench.params as P
+from bench.params import Choice, Float
 from experiments.common import dataset, plot_loss_curves, plot_metric, train
 from nncore import MLP, make_optimizer
 from nncore.optimizers import OPTIMIZERS
@@ -48,10 +50,13 @@ EXPERIMENT = bench.Experiment(
     shows=("optimizer",),
     grid={"optimizer": list(OPTIMIZERS), "lr": [None], "hidden": [[100, 100, 100, 100]], "batch": [128],
           "iterations": [2000], "eval_every": [100], "dtype": ["float64"]},
+    params={"optimizer": Choice("optimizer", *OPTIMIZERS),
+            "lr": Float("learning rate (null: the optimizer's default, the book's)", 0, low_open=True, nullable=True),
+            "hidden": P.WIDTHS, "batch": P.BATCH, "iterations": P.ITERATIONS, "eval_every": P.EVAL_EVERY,
+            "dtype": P.DTYPE},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: Nesterov moves with the velocity before the step (it used the updated one)
     quick={"iterations": [150], "eval_every": [50], "hidden": [[50, 50]], "seeds": 2},
     metrics={"loss": "min", "test_acc": "max"},
-    choices={"optimizer": list(OPTIMIZERS), "dtype": ["float64", "float32"], "lr": float},
 )

@@ -2,6 +2,7 @@
 train and test accuracy every epoch, and the figure whose point is the gap between them."""
 
 import bench
+import bench.params as P
 from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
@@ -44,7 +45,7 @@ def plot_gap(records, by, label):
     return fig
 
 
-def overfitting_experiment(name, description, axis, values, epochs, label):
+def overfitting_experiment(name, description, axis, values, epochs, label, axis_param):
     """An experiment on the book's overfitting setup whose grid axis `axis` (weight_decay or dropout)
     is passed to the network as the option of the same name."""
 
@@ -58,6 +59,8 @@ def overfitting_experiment(name, description, axis, values, epochs, label):
         name=name, description=description, run=run, plot=plot, shows=(axis,),
         grid={axis: values, "hidden": [[100] * 6], "n_train": [300], "n_test": [None], "batch": [100], "lr": [0.01],
               "epochs": [epochs], "dtype": ["float64"]},
+        params={axis: axis_param, "hidden": P.WIDTHS, "n_train": P.N_TRAIN, "n_test": P.N_TEST, "batch": P.BATCH,
+                "lr": P.LR, "epochs": P.EPOCHS, "dtype": P.DTYPE},
         datasets=("mnist", "fashion_mnist", "digits"),
         seeds=3,
         quick={"epochs": [100], "n_test": [2000], "seeds": 2},

@@ -1,9 +1,12 @@
 """The book's two-layer net (ch. 4-5): 784-50-10, std 0.01, batch 100, lr 0.1, 10,000 iterations."""
 
 import bench
+import bench.params as P
+from bench.params import Choice, Float
 from bench.plotting import figure, spread_label
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
+from nncore.layers import ACTIVATIONS
 
 
 def run(params, rng):
@@ -45,6 +48,9 @@ EXPERIMENT = bench.Experiment(
     shows=("activation",),
     grid={"activation": ["sigmoid", "relu"], "hidden": [50], "init_std": [0.01], "batch": [100], "lr": [0.1],
           "iterations": [10000]},
+    params={"activation": Choice("hidden activation", *ACTIVATIONS), "hidden": P.WIDTH,
+            "init_std": Float("weight init std", 0, low_open=True), "batch": P.BATCH, "lr": P.LR,
+            "iterations": P.ITERATIONS},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [1200], "seeds": 2},

@@ -4,6 +4,8 @@ histograms that explain it."""
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Choice, Float
 from bench.plotting import figure
 from experiments.common import dataset, plot_loss_curves, train
 from nncore import MLP, make_optimizer
@@ -85,10 +87,12 @@ EXPERIMENT = bench.Experiment(
     grid={"init": [0.01, "xavier", "he"], "activation": ["relu", "sigmoid", "tanh"],
           "hidden": [[100, 100, 100, 100]], "lr": [0.01], "batch": [128], "iterations": [2000],
           "dtype": ["float64"]},
+    params={"init": Float("weight init: a fixed std, or xavier / he", 0, low_open=True, choices=("xavier", "he")),
+            "activation": Choice("hidden activation", *ACTIVATIONS), "hidden": P.WIDTHS, "lr": P.LR,
+            "batch": P.BATCH, "iterations": P.ITERATIONS, "dtype": P.DTYPE},
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [300], "hidden": [[50, 50, 50, 50]], "seeds": 2},
     metrics={"loss": "min", "test_acc": "max"},
     summary_metrics=("loss", "test_acc"),
-    choices={"activation": list(ACTIVATIONS), "dtype": ["float64", "float32"]},
 )

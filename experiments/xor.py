@@ -3,6 +3,8 @@
 import numpy as np
 
 import bench
+import bench.params as P
+from bench.params import Int
 from bench.plotting import figure, spread_label
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
@@ -69,6 +71,8 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("hidden",),
     grid={"hidden": [2, 3, 20], "steps": [30000], "lr": [0.1], "log_every": [1000]},
+    params={"hidden": P.WIDTH, "steps": P.STEPS, "lr": P.LR,
+            "log_every": Int("log the cost every N steps", 1, P.MAX_STEPS)},
     datasets=("xor",),
     seeds=5,
     quick={"steps": [30000], "seeds": 5, "hidden": [20]},

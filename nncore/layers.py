@@ -9,6 +9,7 @@ runs again: copy it if you need to keep it. Parameters and gradients are plain a
 import numpy as np
 
 from nncore.buffers import Buffers, column_means, column_sums
+from nncore.checks import fraction, positive
 
 
 class Layer:
@@ -118,7 +119,7 @@ class BatchNorm(Layer):
         self.dgamma, self.dbeta = np.zeros_like(gamma), np.zeros_like(beta)
         self.params = {"gamma": gamma, "beta": beta}
         self.grads = {"gamma": self.dgamma, "beta": self.dbeta}
-        self.momentum, self.eps = momentum, eps
+        self.momentum, self.eps = fraction("momentum", momentum, closed=True), positive("eps", eps)
         self.running_mean = np.zeros_like(gamma)
         self.running_var = np.zeros_like(gamma)
 
@@ -169,9 +170,7 @@ class Dropout(Layer):
 
     def __init__(self, ratio, rng):
         super().__init__()
-        if not 0 <= ratio < 1:
-            raise ValueError(f"dropout ratio must be in [0, 1), got {ratio}")
-        self.ratio, self.rng = ratio, rng
+        self.ratio, self.rng = fraction("dropout ratio", ratio), rng
         self.fixed_mask = False
         self.mask = None
 

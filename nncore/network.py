@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from nncore.checks import count, fraction, non_negative, positive
 from nncore.init import init_bias, init_weights
 from nncore.layers import ACTIVATIONS, Affine, BatchNorm, Dropout
 from nncore.losses import LOSSES
@@ -22,6 +23,14 @@ class MLP:
                  dtype=np.float64):
         if len(sizes) < 2:
             raise ValueError("an MLP needs at least input and output sizes")
+        for i, size in enumerate(sizes):
+            count(f"sizes[{i}] (layer size)", size)
+        fraction("dropout", dropout)
+        non_negative("weight_decay", weight_decay)
+        if not isinstance(init, (str, tuple, list)):
+            positive("init (a weight std)", init)
+        if np.dtype(dtype) not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {np.dtype(dtype)}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: choose from {', '.join(ACTIVATIONS)}")
         if loss not in LOSSES:
@@ -96,6 +105,7 @@ class MLP:
 
     def accuracy(self, x, t, batch_size=2000):
         """Fraction of rows whose arg-max output matches the label (integer or one-hot)."""
+        count("batch_size", batch_size)
         labels = t if t.ndim == 1 else t.argmax(axis=1)
         correct = 0
         for start in range(0, x.shape[0], batch_size):

@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 
 from nncore.buffers import Buffers
+from nncore.checks import fraction, positive
 
 
 @cache
@@ -31,7 +32,7 @@ def axpy(a, x, y):
 
 class Optimizer:
     def __init__(self, lr):
-        self.lr = lr
+        self.lr = positive("lr", lr)
         self._buf = Buffers()
 
     def update(self, params, grads):
@@ -56,7 +57,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__(lr)
-        self.momentum = momentum
+        self.momentum = fraction("momentum", momentum)
 
     def update(self, params, grads):
         for key, p in params.items():
@@ -73,7 +74,7 @@ class Nesterov(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__(lr)
-        self.momentum = momentum
+        self.momentum = fraction("momentum", momentum)
 
     def update(self, params, grads):
         m = self.momentum
@@ -120,7 +121,7 @@ class RMSprop(_Adaptive):
 
     def __init__(self, lr=0.01, decay_rate=0.99):
         super().__init__(lr)
-        self.decay_rate = decay_rate
+        self.decay_rate = fraction("decay_rate", decay_rate)
 
     def update(self, params, grads):
         for key, p in params.items():
@@ -140,7 +141,7 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         super().__init__(lr)
-        self.beta1, self.beta2 = beta1, beta2
+        self.beta1, self.beta2 = fraction("beta1", beta1), fraction("beta2", beta2)
         self.iter = 0
 
     def update(self, params, grads):

@@ -28,9 +28,9 @@ def test_overrides_checked_against_the_grid():
         parse_overrides(["lrr=1"], TOY)
     with pytest.raises(UserError, match="malformed override 'lr'"):
         parse_overrides(["lr"], TOY)
-    with pytest.raises(UserError, match="'fast' is not a number"):
+    with pytest.raises(UserError, match='bad value for lr: "fast"; lr takes a number > 0'):
         parse_overrides(["lr=fast"], TOY)
-    with pytest.raises(UserError, match="choose from ok, fail, diverge"):
+    with pytest.raises(UserError, match="mode takes one of ok, fail, diverge"):
         parse_overrides(["mode=explode"], TOY)
     with pytest.raises(UserError, match="bad value for lr"):
         parse_overrides(["lr=[0.1"], TOY)

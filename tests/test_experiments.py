@@ -1,5 +1,6 @@
 """The five comparisons, run as a user would (--quick, offline data), asserting each robust claim."""
 
+import os
 import pickle
 
 import numpy as np
@@ -130,10 +131,33 @@ def test_missing_mnist_fails_with_the_dataset_error(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_bad_weights_file_is_a_failed_cell_with_a_clear_message(tmp_path, tiny_mnist, monkeypatch):
+class RunsCode:
+    """A pickle that calls a function while it is read: what a hostile weights file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("content", ["garbage", "code", "not arrays"])
+def test_bad_weights_file_is_refused_before_any_cell_and_runs_no_code(tmp_path, tiny_mnist, monkeypatch, content):
     monkeypatch.setenv("NNBENCH_DATA", str(tiny_mnist))
-    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
-    r = bench.run("inference_speed", quick=True, results_dir=tmp_path, progress=False, dataset="mnist",
-                  overrides={"weights": str(tmp_path / "bad.pkl")})
-    [cell] = r.manifest["cells"].values()
-    assert cell["status"] == "failed" and "cannot read weights file" in cell["message"]
+    marker, path = tmp_path / "ran", tmp_path / "bad.pkl"
+    payload = {"garbage": b"not a pickle", "code": pickle.dumps({"W1": RunsCode(marker)}),
+               "not arrays": pickle.dumps({"W1": [1, 2]})}[content]
+    path.write_bytes(payload)
+    with pytest.raises(bench.UserError, match="bad value for weights: cannot read weights file"):
+        bench.run("inference_speed", quick=True, results_dir=tmp_path / "results", progress=False, dataset="mnist",
+                  overrides={"weights": str(path)})
+    assert not marker.exists() and not (tmp_path / "results").exists()
+
+
+def test_weights_npz_and_missing_arrays(tmp_path, tiny_mnist, monkeypatch):
+    monkeypatch.setenv("NNBENCH_DATA", str(tiny_mnist))
+    net = nncore.MLP([784, 50, 100, 10], np.random.default_rng(0), activation="sigmoid")
+    np.savez(tmp_path / "w.npz", **{k: v for k, v in net.params.items() if k != "b3"})
+    with pytest.raises(bench.UserError, match="has no b3"):
+        bench.run("inference_speed", quick=True, results_dir=tmp_path, progress=False, dataset="mnist",
+                  overrides={"weights": str(tmp_path / "w.npz")})

@@ -3,6 +3,8 @@
 import time
 
 import bench
+import bench.params as P
+from bench.params import Choice, Float
 from bench.plotting import figure, mean_ci, spread
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
@@ -47,5 +49,7 @@ EXPERIMENT = bench.Experiment(
     seeds=2,
     quick={"steps": [10], "seeds": 1},
     metrics={"loss": "min", "accuracy": "max"},
-    choices={"mode": ["ok", "fail", "diverge"]},
+    params={"lr": P.LR, "hidden": P.WIDTH, "steps": P.STEPS, "mode": Choice("what the cell does", "ok", "fail",
+                                                                             "diverge"),
+            "sleep": Float("seconds to sleep per step", 0, 10)},
 )

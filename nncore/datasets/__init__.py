@@ -25,10 +25,10 @@ class Dataset:
     t_val: np.ndarray = None
 
 
-def _arrays(name, normalize, dtype, data_dir, allow_download, params):
+def _arrays(name, normalize, dtype, data_dir, allow_download, verify, params):
     """(x_train, t_train, x_test, t_test) as float `dtype` and int64 labels, before any option applies."""
     if name in IMAGE_SPECS:
-        return mnist.load(IMAGE_SPECS[name], dtype, 255.0 if normalize else None, data_dir, allow_download)
+        return mnist.load(IMAGE_SPECS[name], dtype, 255.0 if normalize else None, data_dir, allow_download, verify)
     if name == "digits":
         raw, scale = toy.digits(**params), 16.0
     elif name == "moons":
@@ -47,7 +47,7 @@ def one_hot(t, n_classes, dtype=np.float64):
 
 
 def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=None, n_test=None, validation=0,
-         split_seed=0, dtype=np.float64, data_dir=None, allow_download=True, **params):
+         split_seed=0, dtype=np.float64, data_dir=None, allow_download=True, verify=False, **params):
     """Load a dataset as float arrays of `dtype` and integer (or one-hot) labels. Image arrays are
     read-only (memory-mapped from the prepared cache): copy one before changing it in place.
 
@@ -55,8 +55,9 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     (N, 1, 28, 28). n_train / n_test: keep the first N training / test samples. validation: a fraction (< 1) or a
     count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
     params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
+    verify: image sets check the prepared cache's digests against their source files (and rebuild it).
     """
-    x_train, t_train, x_test, t_test = _arrays(name, normalize, dtype, data_dir, allow_download, params)
+    x_train, t_train, x_test, t_test = _arrays(name, normalize, dtype, data_dir, allow_download, verify, params)
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
     if n_test is not None:

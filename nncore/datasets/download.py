@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from nncore.atomic import ordinary_permissions
 from nncore.datasets.errors import DatasetError
 
 CHUNK = 1 << 16
@@ -62,6 +63,7 @@ def download(name, mirrors, dest_dir, digest, algorithm="sha256", timeout=30):
             if got != digest:
                 problems.append(f"{url}: {algorithm} mismatch (got {got[:12]}..., expected {digest[:12]}...)")
                 continue
+            ordinary_permissions(tmp_path)
             os.replace(tmp_path, dest_dir / name)
             return dest_dir / name
         except (OSError, HTTPException, ValueError) as e:

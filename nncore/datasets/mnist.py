@@ -45,6 +45,10 @@ FASHION_MNIST = IdxDataset(
 )
 
 
+# The environment that decides where image sets are found and cached.
+DATA_ENV = ("NNBENCH_DATA", "XDG_CACHE_HOME")
+
+
 def cache_dir(name):
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nnbench" / name
@@ -92,17 +96,31 @@ def locate(spec, data_dir=None, allow_download=True):
         f"NNBENCH_DATA (looked in {', '.join(str(d) for d in dirs)}); offline alternatives: {alternatives}")
 
 
+CLASSES = 10  # MNIST and Fashion-MNIST both label 0-9
+
+
 def read_all(paths):
-    """(x_train, t_train, x_test, t_test) as uint8 arrays, images (N, 28, 28), validated."""
+    """(x_train, t_train, x_test, t_test) as uint8 arrays, images (N, 28, 28), validated: the IDX
+    structure, labels 0-9, and images that are not all one value."""
     x_train = read_idx(paths[0], expect_ndim=3)
     t_train = read_idx(paths[1], expect_ndim=1, expect_count=x_train.shape[0])
     x_test = read_idx(paths[2], expect_ndim=3)
     t_test = read_idx(paths[3], expect_ndim=1, expect_count=x_test.shape[0])
+    for x, t, x_path, t_path in ((x_train, t_train, paths[0], paths[1]), (x_test, t_test, paths[2], paths[3])):
+        if len(t) == 0:
+            raise DatasetError(f"{t_path}: holds no samples; is it the right file?")
+        if t.min() < 0 or t.max() >= CLASSES:
+            raise DatasetError(f"{t_path}: labels run from {t.min()} to {t.max()}, but these data sets have classes "
+                               f"0-{CLASSES - 1}; is it the right file? (your own data: --dataset npz:PATH)")
+        if x.min() == x.max():
+            raise DatasetError(f"{x_path}: every pixel of every image is {x.min()}: the images are blank; delete the "
+                               "file and fetch it again")
     return x_train, t_train, x_test, t_test
 
 
-def load(spec, dtype, scale, data_dir=None, allow_download=True):
+def load(spec, dtype, scale, data_dir=None, allow_download=True, verify=False):
     """(x_train, t_train, x_test, t_test): images (N, 28, 28) as read-only float `dtype` divided by
-    `scale` (when given), labels int64; converted once, then memory-mapped from the cache (prepared.py)."""
+    `scale` (when given), labels int64; converted once, then memory-mapped from the cache (prepared.py,
+    which checks its digests when `verify`)."""
     paths = tuple(str(p) for p in locate(spec, data_dir, allow_download))
-    return prepared.load(cache_dir(spec.name) / "prepared", paths, dtype, scale, lambda: read_all(paths))
+    return prepared.load(cache_dir(spec.name) / "prepared", paths, dtype, scale, lambda: read_all(paths), verify)
