@@ -72,16 +72,17 @@ def palette(values):
 
 def mean_ci(records, metric, by, x="step", smooth=None):
     """Per (by..., x): the mean over cells (seeds), the percentile-bootstrap 95% interval (low, high;
-    computed only where there are BAND_MIN_SEEDS values or more, else NaN), n, and each cell's own
-    value in a column "cell:<id>", for figures that draw the seeds. `smooth` is applied to each
+    computed only where there are BAND_MIN_SEEDS values or more, else NaN), n, and each seed's own
+    value in a column "seed:<s>", for figures that draw the seeds (a seed's line follows it along x,
+    also when x is a grid parameter and every point is another cell). `smooth` is applied to each
     cell's curve first. Groups keep the order they first appear in; x ascends within each."""
     by = list(by)
     df = records[records["metric"] == metric]
     if smooth is not None:
         df = df.sort_values(["cell_id", x], kind="stable").copy()
         df["value"] = df.groupby("cell_id", sort=False)["value"].transform(lambda v: smooth(v.to_numpy()))
-    wide = df.groupby(by + [x, "cell_id"], sort=False, dropna=False)["value"].mean().unstack("cell_id")
-    wide.columns = [f"cell:{c}" for c in wide.columns]
+    wide = df.groupby(by + [x, "seed"], sort=False, dropna=False)["value"].mean().unstack("seed")
+    wide.columns = [f"seed:{c}" for c in wide.columns]
     values = wide.to_numpy(dtype=float)
     out = wide.reset_index()
     if by:  # unstack sorts the rows: put the groups back in their order of appearance
@@ -110,7 +111,7 @@ def spread(ax, stats, x, label=None, color=None, linestyle="-", marker=None, alp
     if len(stats) and stats["n"].max() >= BAND_MIN_SEEDS:
         ax.fill_between(stats[x], stats["low"], stats["high"], color=line.get_color(), alpha=alpha, linewidth=0)
     else:
-        for col in (c for c in stats.columns if c.startswith("cell:")):
+        for col in (c for c in stats.columns if c.startswith("seed:")):
             if stats[col].notna().any():
                 ax.plot(stats[x], stats[col], color=line.get_color(), linestyle=linestyle, linewidth=0.6,
                         alpha=0.45)

@@ -85,3 +85,17 @@ def test_split_figures_and_their_captions(tmp_path):
     # Drawing again unsplit removes the split files of the earlier drawing.
     assert save_figures(TOY, records[records["hidden"] == 4], tmp_path, {}) == ["loss"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "loss.svg"]
+
+
+def test_a_sweep_draws_each_seed_as_one_line_along_the_swept_parameter():
+    from bench.plotting import figure, mean_ci, spread
+
+    records = fake_records([{"lr": lr} for lr in (0.1, 0.2, 0.5)], seeds=2, steps=1)
+    stats = mean_ci(records, "loss", [], x="lr")
+    seeds = [c for c in stats.columns if c.startswith("seed:")]
+    assert len(seeds) == 2 and stats[seeds].notna().all().all() and list(stats["lr"]) == [0.1, 0.2, 0.5]
+    with style():
+        fig, axes = figure()
+        spread(axes[0, 0], stats, "lr")
+    thin = [line for line in axes[0, 0].lines if line.get_linewidth() < 1]
+    assert len(thin) == 2 and all(len(line.get_xdata()) == 3 for line in thin)
