@@ -156,8 +156,7 @@ def _stderr(msg):
 def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
          results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
          parallel_config=None, log=None):
-    log = log or _stderr
-    check_options(jobs, seeds, blas_threads, root_seed, run)
+    log = log or _stderr  # run() has checked every option
     experiment = registry.get(name)
     grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
                                           dataset, quick, seeds)

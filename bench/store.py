@@ -67,6 +67,18 @@ class RunStore:
         except OSError as e:
             raise UserError(f"cannot write results to {self.folder} ({e.strerror}); pass --results DIR") from None
         self._lock()
+        try:
+            self._check_identity(identity, force)
+        except BaseException:
+            self.close()
+            raise
+        for f in self.cells_dir.iterdir():
+            # A killed writer can leave its temporary file behind; never under a final name. The lock
+            # says no live run writes here, so every temporary file is a dead one's.
+            if force or (f.name.startswith(".") and f.name.endswith(".tmp")):
+                f.unlink()
+
+    def _check_identity(self, identity, force):
         manifest = self.read_manifest(damaged_ok=force)
         if manifest and not force:
             theirs = {k: manifest.get("config", {}).get(k) for k in IDENTITY}
@@ -74,11 +86,6 @@ class RunStore:
             if theirs != mine:
                 diff = ", ".join(f"{k} {theirs[k]!r} (asked {mine[k]!r})" for k in IDENTITY if theirs[k] != mine[k])
                 raise UserError(f"{self.folder} holds another run: {diff}; choose another --run NAME or add --force")
-        for f in self.cells_dir.iterdir():
-            # A killed writer can leave its temporary file behind; never under a final name. The lock
-            # says no live run writes here, so every temporary file is a dead one's.
-            if force or (f.name.startswith(".") and f.name.endswith(".tmp")):
-                f.unlink()
 
     def _lock(self):
         """Hold the folder's lock until close(): one writer per run folder. The operating system drops
