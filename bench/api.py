@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from bench import registry
+from bench import plugins, registry
 from bench.errors import UserError
 from bench.grid import describe, expand, parse_overrides, resolve_grid
 from bench.provenance import code_version, machine, package_versions
@@ -66,6 +66,7 @@ def _prepare_dataset(dataset, grid):
     if dataset in IMAGE_SPECS:
         for dtype in grid.get("dtype", ["float64"]):
             load(dataset, dtype=np.dtype(dtype), verify=True)
+    # An outside data set was loaded and checked when the grid was resolved (bench.grid.resolve_dataset).
 
 
 MAX_SEEDS = 1000
@@ -199,6 +200,7 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
                    "blas_threads": blas_threads, "run": store.folder.name,
                    "parallel": (parallel_config or {}).get("backend", "loky" if jobs > 1 else "in-process")},
         "code_version": code_version(),
+        "plugins": plugins.loaded(),
         "packages": package_versions(),
         "machine": machine(),
         "started": previous.get("started") if not force else None,

@@ -84,7 +84,9 @@ def cmd_list(args):
     rows = []
     for name, exp in registry.all_experiments().items():
         grid, dataset, seeds = resolve_grid(exp)
-        rows.append((name, len(expand(exp, grid, dataset, seeds)), exp.description))
+        origin = registry.source(name)
+        desc = exp.description + ("" if origin == "built-in" else f"  [{origin}]")
+        rows.append((name, len(expand(exp, grid, dataset, seeds)), desc))
     width = max((len(r[0]) for r in rows), default=4)
     print(f"{'name':<{width}}  cells  description")
     for name, cells, desc in rows:
@@ -97,7 +99,8 @@ def cmd_show(args):
     grid, dataset, seeds = resolve_grid(exp)
     quick_grid, _, quick_seeds = resolve_grid(exp, quick=True)
     print(f"{exp.name} (version {exp.version}): {exp.description}")
-    print(f"data sets: {', '.join(exp.datasets)} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
+    own = f", or your own {'/'.join(exp.accepts)} data (npz:PATH, idx:DIR)" if exp.accepts else ""
+    print(f"data sets: {', '.join(exp.datasets)}{own} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
           f"cells: {len(expand(exp, grid, dataset, seeds))}")
     rows = [("parameter", "default", "quick", "allowed", "meaning")]
     for name, param in exp.params.items():

@@ -24,7 +24,10 @@ class Experiment:
     points(grid, seed) -> list of parameter dicts: how the grid becomes cells; the default is the
     cartesian product, a sampled search supplies its own (deterministic in `seed`).
     quick: grid overrides (and "seeds") for a smoke-sized run.
-    dataset_grids: dataset -> grid overrides, for settings that differ by dataset.
+    dataset_grids: dataset -> grid overrides, for settings that differ by dataset (keyed by kind too:
+    "images", "vectors", "points", for a data set from outside).
+    accepts: the kinds of outside data (`--dataset npz:PATH`, `idx:DIR`, a plugin's data set) the
+    experiment can take: "images" (784 features, 28x28), "vectors" (any number), "points" (2).
     headline(records) -> str: the run's result in one line (printed, kept in the manifest and report).
     summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
     step's value (e.g. one per batch size), not only each cell's last.
@@ -33,6 +36,10 @@ class Experiment:
     parameter of the grid, quick and dataset_grids needs one; defaults are checked when the experiment
     is defined, overrides before any cell runs. check(grid) may add rules across parameters (raise
     bench.UserError).
+    extra_params(grid) -> {name: Param}: parameters that exist only for some values of the grid (an
+    outside optimizer's keyword arguments); `--set` accepts them, points() places them.
+    identity(params) -> dict: what else defines a cell besides its parameters (the SHA-256 of an
+    outside optimizer's source), folded into the cell id.
     shows: the parameters `plot` draws (as colour, line style, facet or axis). A figure never
     averages over a parameter it does not show: when another one varies, the harness draws one set of
     figures per value of it (bench.report.save_figures).
@@ -57,6 +64,9 @@ class Experiment:
     check: Callable = None
     points: Callable = None
     shows: tuple = ()
+    accepts: tuple = ()
+    extra_params: Callable = None
+    identity: Callable = None
 
     def __post_init__(self):
         names = {*self.grid, *self.quick, *(k for g in self.dataset_grids.values() for k in g)} - {"seeds"}

@@ -53,27 +53,39 @@ def parse_overrides(items, experiment):
     """`--set name=v1,v2` strings to {name: [values]}, each value checked against the parameter's
     declaration (bench.params) before anything runs."""
     grid = experiment.grid
-    valid = ", ".join(grid)
-    overrides = {}
+    overrides, later = {}, []
     for item in items or []:
         name, sep, rest = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise UserError(f"malformed override {item!r}: write --set NAME=VALUE[,VALUE...]; parameters: {valid}")
-        if name not in grid:
+            raise UserError(f"malformed override {item!r}: write --set NAME=VALUE[,VALUE...]; parameters: "
+                            f"{', '.join(grid)}")
+        if name in grid:
+            overrides[name] = _checked(experiment.params[name], name, rest)
+        else:
+            later.append((name, rest))
+    # Parameters that exist for the chosen values only (an outside optimizer's arguments) come second.
+    extra = experiment.extra_params({**grid, **overrides}) if experiment.extra_params and later else {}
+    for name, rest in later:
+        if name not in extra:
+            valid = ", ".join([*grid, *extra])
             raise UserError(f"unknown parameter {name!r} for {experiment.name}: valid parameters are {valid} "
                             f"(python -m bench show {experiment.name})")
-        try:
-            values = [parse_value(v) for v in split_values(rest)]
-        except ValueError as e:
-            raise UserError(f"bad value for {name}: {e}; write --set {name}=VALUE[,VALUE...]") from None
-        checked = []
-        for v in values:
-            v = experiment.params[name].check(name, v)
-            if v not in checked:  # a value given twice would be one cell twice
-                checked.append(v)
-        overrides[name] = checked
+        overrides[name] = _checked(extra[name], name, rest)
     return overrides
+
+
+def _checked(param, name, text):
+    try:
+        values = [parse_value(v) for v in split_values(text)]
+    except ValueError as e:
+        raise UserError(f"bad value for {name}: {e}; write --set {name}=VALUE[,VALUE...]") from None
+    checked = []
+    for v in values:
+        v = param.check(name, v)
+        if v not in checked:  # a value given twice would be one cell twice
+            checked.append(v)
+    return checked
 
 
 def describe(cell):
@@ -84,21 +96,41 @@ def describe(cell):
     return f"[{params}, seed {cell.seed}]"
 
 
-def cell_id(experiment, params, seed, root_seed):
+def cell_id(experiment, params, seed, root_seed, data=None):
     """Hash of everything that determines a cell's result: experiment name and version, parameters
-    (the dataset among them), seed and root seed."""
-    key = json.dumps({"experiment": experiment.name, "version": experiment.version, "params": params,
-                      "seed": seed, "root_seed": root_seed}, sort_keys=True, default=str)
+    (the dataset among them), seed and root seed, and what the experiment adds (Experiment.identity)."""
+    fields = {"experiment": experiment.name, "version": experiment.version, "params": params, "seed": seed,
+              "root_seed": root_seed}
+    extra = {**(experiment.identity(params) if experiment.identity else {}), **(data or {})}
+    if extra:  # only when there is any: the ids of every other cell stay what they were
+        fields["identity"] = extra
+    key = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def resolve_dataset(experiment, dataset):
+    """(dataset, kind): a built-in name the experiment declares (kind None), or an outside data set
+    (npz:PATH, idx:DIR, a plugin's name) of a kind it accepts, loaded and checked here, once."""
+    from nncore.datasets import outside
+
+    if dataset in experiment.datasets:
+        return dataset, None
+    own = ", or your own (npz:PATH, idx:DIR)" if experiment.accepts else ""
+    if not (experiment.accepts and outside.is_outside(dataset)):
+        raise UserError(f"{experiment.name} runs on {', '.join(experiment.datasets)}{own}, not {dataset!r}")
+    dataset = outside.normalized(dataset)
+    kind = outside.kind(outside.load_arrays(dataset))
+    if kind not in experiment.accepts:
+        raise UserError(f"{experiment.name} takes {' or '.join(experiment.accepts)} data; {dataset} holds {kind}")
+    return dataset, kind
 
 
 def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=None):
     """The final grid (quick variant and overrides applied), dataset and seed count."""
-    dataset = dataset or experiment.dataset
-    if dataset not in experiment.datasets:
-        raise UserError(f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}")
+    dataset, kind = resolve_dataset(experiment, dataset or experiment.dataset)
     grid = {k: list(v) for k, v in experiment.grid.items()}
-    grid.update({k: list(v) for k, v in experiment.dataset_grids.get(dataset, {}).items()})
+    settings = experiment.dataset_grids.get(dataset) or experiment.dataset_grids.get(kind, {})
+    grid.update({k: list(v) for k, v in settings.items()})
     n_seeds = experiment.seeds
     if quick:
         for k, v in experiment.quick.items():
@@ -115,10 +147,14 @@ def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=No
 
 
 def expand(experiment, grid, dataset, n_seeds, root_seed=0):
-    """Cells in a stable order: parameter points as the experiment lays them out, then seeds."""
+    """Cells in a stable order: parameter points as the experiment lays them out, then seeds. An
+    outside data set's content (its SHA-256) is part of every cell's identity, not only its name."""
+    from nncore.datasets import outside
+
+    data = {"data_sha256": outside.digest(dataset)} if outside.is_outside(dataset) else {}
     cells = []
     for point in experiment.expand(grid, root_seed):
         params = {**point, "dataset": dataset}
         for seed in range(n_seeds):
-            cells.append(Cell(experiment.name, params, seed, cell_id(experiment, params, seed, root_seed)))
+            cells.append(Cell(experiment.name, params, seed, cell_id(experiment, params, seed, root_seed, data)))
     return cells

@@ -120,4 +120,6 @@ def spread(ax, stats, x, label=None, color=None, linestyle="-", marker=None, alp
 
 def spread_label(n_seeds):
     """How the figure shows the spread over n seeds: for titles, legends and the caption."""
+    if n_seeds == 1:
+        return "one seed"
     return f"mean and each of {n_seeds} seeds" if n_seeds < BAND_MIN_SEEDS else f"mean, {METHOD}"

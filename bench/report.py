@@ -29,15 +29,20 @@ def unshown_parameters(experiment, records):
 
 def _split(experiment, records):
     """(suffix, title, records) per combination of the unshown parameters that vary; one part when none does."""
+    import pandas as pd
+
     keys = unshown_parameters(experiment, records)
     if not keys:
         return [("", "", records)]
     parts = []
-    for values, part in records.groupby(keys, sort=False, dropna=False):
+    # A cell without a value for a key (an argument its optimizer does not take) belongs in every part.
+    unset = records[keys].isna().all(axis=1)
+    for values, part in records[~unset].groupby(keys, sort=False, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
-        title = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+        title = ", ".join(f"{k}={v}" for k, v in zip(keys, values) if v == v)  # v == v: not NaN
+        part = pd.concat([part, records[unset]]).sort_index() if unset.any() else part  # the grid's order
         parts.append(("__" + re.sub(r"[^A-Za-z0-9._=-]+", "_", title.replace(", ", "__")), title, part))
-    return parts
+    return parts or [("", "", records)]
 
 
 def caption(experiment, records, context):

@@ -26,6 +26,10 @@ def results_root(path=None):
 
 
 def default_run_name(dataset, quick):
+    """The dataset's name (npz:/path/moons.npz: npz-moons), plus -quick."""
+    if ":" in dataset:
+        prefix, _, rest = dataset.partition(":")
+        dataset = f"{prefix}-{Path(rest).stem}"
     return f"{dataset}-quick" if quick else dataset
 
 

@@ -116,6 +116,7 @@ EXPERIMENT = bench.Experiment(
             "batch": P.BATCH, "lr": P.LR, "epochs": P.EPOCHS,
             "test_every": Int("test-set accuracy every N epochs (0: never, the book's workload)", 0, 1_000_000),
             "dtype": P.DTYPE},
+    accepts=("images", "vectors", "points"),
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"scale": [SCALES[0], SCALES[6], SCALES[12]], "n_train": [300], "epochs": [6], "seeds": 2},

@@ -87,6 +87,7 @@ EXPERIMENT = bench.Experiment(
     shows=("network",),
     grid={"network": list(NETWORKS)},
     params={"network": Choice("which network is checked", *NETWORKS)},
+    accepts=("images",),
     datasets=("mnist", "fashion_mnist"),
     seeds=2,
     quick={"seeds": 1},

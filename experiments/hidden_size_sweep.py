@@ -148,12 +148,13 @@ EXPERIMENT = bench.Experiment(
           "samples": [200], "noise": [0.2]},
     dataset_grids={name: {"hidden": [10, 25, 50, 100, 200, 400], "lr": [0.1], "reg": [0.0], "steps": [3000],
                           "batch": [100], "samples": [None], "noise": [None]}
-                   for name in ("mnist", "fashion_mnist", "digits")},
+                   for name in ("mnist", "fashion_mnist", "digits", "images", "vectors", "points")},
     params={"hidden": Int("hidden layer width H (0: no hidden layer, logistic/softmax regression)", 0, P.MAX_WIDTH),
             "lr": P.LR, "reg": Float("L2 weight decay", 0), "steps": P.STEPS,
             "batch": Int("mini-batch size (null: the whole training set)", 1, 1_000_000, nullable=True),
             "samples": Int("moons samples (null on images)", 4, 10_000_000, nullable=True),
             "noise": Float("moons noise std (null on images)", 0, 10, nullable=True)},
+    accepts=("images", "vectors", "points"),
     datasets=("moons", "mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: the moons sample count is `samples` (it was `n`, which the summary's count overwrote)

@@ -128,6 +128,7 @@ EXPERIMENT = bench.Experiment(
                                 low_open=True),
             "split_seed": Int("seed of the validation split", 0, 2**32 - 1), "batch": P.BATCH, "epochs": P.EPOCHS,
             "dtype": P.DTYPE},
+    accepts=("images", "vectors", "points"),
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=1,
     quick={"trials": [12], "epochs": [15]},

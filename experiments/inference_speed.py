@@ -109,6 +109,7 @@ EXPERIMENT = bench.Experiment(
             "weights": Param("str", "weights file with W1, b1, ..., b3 (null: train the net here)", nullable=True),
             "train_iterations": Int("iterations of training when no weights file is given", 1, P.MAX_STEPS),
             "lr": P.LR, "dtype": P.DTYPE},
+    accepts=("images",),
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"repeats": [2], "train_iterations": [200], "seeds": 1},

@@ -60,6 +60,7 @@ EXPERIMENT = bench.Experiment(
     grid={"eta": [3.0, 0.1], "hidden": [30], "batch": [10], "epochs": [30], "n_train": [50000]},
     params={"eta": Float("learning rate eta", 0, low_open=True), "hidden": P.WIDTH, "batch": P.BATCH,
             "epochs": P.EPOCHS, "n_train": P.N_TRAIN},
+    accepts=("images",),
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"epochs": [3], "n_train": [10000], "seeds": 2},

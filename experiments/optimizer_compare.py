@@ -1,10 +1,14 @@
-"""SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on one network (the book, ch. 6)."""
+"""SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on one network (the book, ch. 6), and any
+optimizer from outside (`--set optimizer=mypkg.opt:Lion`, or a name a plugin registers): its keyword
+arguments become parameters of the grid (`--set beta1=0.95`), set only for the optimizers that take them."""
 
 import bench
 import bench.params as P
-from bench.params import Choice, Float
+from bench import plugins
+from bench.experiment import cartesian
+from bench.params import Float, Param
 from experiments.common import dataset, plot_loss_curves, plot_metric, train
-from nncore import MLP, make_optimizer
+from nncore import MLP
 from nncore.optimizers import OPTIMIZERS
 
 LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
@@ -15,7 +19,8 @@ def run(params, rng):
     data = dataset(params["dataset"], params["dtype"])
     sizes = [data.x_train.shape[1], *params["hidden"], data.n_classes]
     net = MLP(sizes, rng, activation="relu", init="he", dtype=params["dtype"])
-    opt = make_optimizer(params["optimizer"], lr=params["lr"])
+    spec = plugins.optimizer(params["optimizer"])
+    opt = plugins.make(spec, lr=params["lr"], **{k: params.get(k) for k in spec.kwargs if k != "lr"})
     rec = bench.Recorder()
     rec.use("lr", opt.lr)
 
@@ -25,6 +30,44 @@ def run(params, rng):
 
     train(net, opt, data, rec, params["iterations"], params["batch"], rng, params["eval_every"], evaluate)
     return rec
+
+
+def optimizer_args(grid):
+    """Every keyword argument (but lr) of the optimizers in the grid, as a parameter."""
+    extra = {}
+    for name in grid["optimizer"]:
+        for arg, default in plugins.optimizer(name).kwargs.items():
+            if arg != "lr" and arg not in grid:
+                extra.setdefault(arg, plugins.param_for(arg, default))
+    return extra
+
+
+def points(grid, seed):
+    """The cartesian product of the declared grid; an optimizer argument multiplies only the cells of
+    the optimizers that take it, and appears in a cell only when it is set."""
+    base = {k: v for k, v in grid.items() if k in GRID}
+    extra = {k: v for k, v in grid.items() if k not in GRID}
+    out = []
+    for point in cartesian(base):
+        own = {k: v for k, v in extra.items() if k in plugins.optimizer(point["optimizer"]).kwargs}
+        for args in cartesian(own):
+            out.append({**point, **{k: v for k, v in args.items() if v is not None}})
+    return out
+
+
+def identity(params):
+    spec = plugins.optimizer(params["optimizer"])
+    return {} if spec.builtin else {"optimizer_sha256": spec.digest}
+
+
+def check(grid):
+    """Every optimizer resolves, and takes the arguments the grid gives it (made once with each)."""
+    for point in points(grid, 0):
+        spec = plugins.optimizer(point["optimizer"])
+        try:
+            plugins.make(spec, lr=point["lr"], **{k: point.get(k) for k in spec.kwargs if k != "lr"})
+        except ValueError as e:
+            raise bench.UserError(f"bad optimizer setting: {e}") from None
 
 
 def plot(records):
@@ -42,18 +85,25 @@ def plot(records):
     return {"optimizer_compare": fig}
 
 
+GRID = {"optimizer": list(OPTIMIZERS), "lr": [None], "hidden": [[100, 100, 100, 100]], "batch": [128],
+        "iterations": [2000], "eval_every": [100], "dtype": ["float64"]}
+
 EXPERIMENT = bench.Experiment(
     name="optimizer_compare",
     description="SGD/Momentum/Nesterov/AdaGrad/RMSprop/Adam on 784-100x4-10 ReLU, batch 128, 2000 iterations",
     run=run,
     plot=plot,
     shows=("optimizer",),
-    grid={"optimizer": list(OPTIMIZERS), "lr": [None], "hidden": [[100, 100, 100, 100]], "batch": [128],
-          "iterations": [2000], "eval_every": [100], "dtype": ["float64"]},
-    params={"optimizer": Choice("optimizer", *OPTIMIZERS),
+    grid=GRID,
+    points=points,
+    extra_params=optimizer_args,
+    identity=identity,
+    check=check,
+    params={"optimizer": Param("str", "optimizer: " + ", ".join(OPTIMIZERS) + ", a plugin's name, or module:attr"),
             "lr": Float("learning rate (null: the optimizer's default, the book's)", 0, low_open=True, nullable=True),
             "hidden": P.WIDTHS, "batch": P.BATCH, "iterations": P.ITERATIONS, "eval_every": P.EVAL_EVERY,
             "dtype": P.DTYPE},
+    accepts=("images", "vectors", "points"),
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: Nesterov moves with the velocity before the step (it used the updated one)

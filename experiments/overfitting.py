@@ -62,6 +62,7 @@ def overfitting_experiment(name, description, axis, values, epochs, label, axis_
         params={axis: axis_param, "hidden": P.WIDTHS, "n_train": P.N_TRAIN, "n_test": P.N_TEST, "batch": P.BATCH,
                 "lr": P.LR, "epochs": P.EPOCHS, "dtype": P.DTYPE},
         datasets=("mnist", "fashion_mnist", "digits"),
+        accepts=("images", "vectors", "points"),
         seeds=3,
         quick={"epochs": [100], "n_test": [2000], "seeds": 2},
         metrics={"train_acc": "max", "test_acc": "max", "gap": "min", "loss": "min"},

@@ -51,6 +51,7 @@ EXPERIMENT = bench.Experiment(
     params={"activation": Choice("hidden activation", *ACTIVATIONS), "hidden": P.WIDTH,
             "init_std": Float("weight init std", 0, low_open=True), "batch": P.BATCH, "lr": P.LR,
             "iterations": P.ITERATIONS},
+    accepts=("images", "vectors", "points"),
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [1200], "seeds": 2},

@@ -90,6 +90,7 @@ EXPERIMENT = bench.Experiment(
     params={"init": Float("weight init: a fixed std, or xavier / he", 0, low_open=True, choices=("xavier", "he")),
             "activation": Choice("hidden activation", *ACTIVATIONS), "hidden": P.WIDTHS, "lr": P.LR,
             "batch": P.BATCH, "iterations": P.ITERATIONS, "dtype": P.DTYPE},
+    accepts=("images", "vectors", "points"),
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [300], "hidden": [[50, 50, 50, 50]], "seeds": 2},

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nncore.datasets import mnist, prepared, toy
+from nncore.datasets import mnist, outside, prepared, toy
 from nncore.datasets.errors import DatasetError
 from nncore.datasets.idx import read_idx, write_idx
 
@@ -26,9 +26,20 @@ class Dataset:
 
 
 def _arrays(name, normalize, dtype, data_dir, allow_download, verify, params):
-    """(x_train, t_train, x_test, t_test) as float `dtype` and int64 labels, before any option applies."""
+    """(x_train, t_train, x_test, t_test) as float `dtype` and int64 labels, before any option applies,
+    and (x_val, t_val) where the data set brings its own validation split (else None, None)."""
     if name in IMAGE_SPECS:
-        return mnist.load(IMAGE_SPECS[name], dtype, 255.0 if normalize else None, data_dir, allow_download, verify)
+        return (*mnist.load(IMAGE_SPECS[name], dtype, 255.0 if normalize else None, data_dir, allow_download,
+                            verify), None, None)
+    if outside.is_outside(name):
+        arrays = outside.load_arrays(name)
+        scale = 255.0 if normalize and arrays["x_train"].dtype == np.uint8 else None  # IDX or uint8 pixels
+        converted = prepared.convert(tuple(arrays[p] for p in outside.PARTS), dtype, scale)
+        if "x_val" not in arrays:
+            return (*converted, None, None)
+        x_val, t_val, _, _ = prepared.convert((arrays["x_val"], arrays["t_val"], arrays["x_val"][:0],
+                                               arrays["t_val"][:0]), dtype, scale)
+        return (*converted, x_val, t_val)
     if name == "digits":
         raw, scale = toy.digits(**params), 16.0
     elif name == "moons":
@@ -37,7 +48,7 @@ def _arrays(name, normalize, dtype, data_dir, allow_download, verify, params):
         raw, scale = toy.xor(), None
     else:
         raise DatasetError(f"unknown dataset {name!r}: choose from {', '.join(NAMES)}")
-    return prepared.convert(raw, dtype, scale if normalize else None)
+    return (*prepared.convert(raw, dtype, scale if normalize else None), None, None)
 
 
 def one_hot(t, n_classes, dtype=np.float64):
@@ -57,7 +68,8 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
     verify: image sets check the prepared cache's digests against their source files (and rebuild it).
     """
-    x_train, t_train, x_test, t_test = _arrays(name, normalize, dtype, data_dir, allow_download, verify, params)
+    x_train, t_train, x_test, t_test, x_val, t_val = _arrays(name, normalize, dtype, data_dir, allow_download,
+                                                             verify, params)
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
     if n_test is not None:
@@ -67,9 +79,10 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
         x_train, x_test = x_train.reshape(shape), x_test.reshape(shape)
     elif flatten:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    n_classes = int(max(t_train.max(), t_test.max())) + 1
-    x_val = t_val = None
-    if validation:
+    if x_val is not None:
+        x_val = x_val.reshape(len(x_val), -1) if flatten else x_val
+    n_classes = int(max(t_train.max(), t_test.max(), -1 if t_val is None else t_val.max())) + 1
+    if validation and x_val is None:
         n_val = int(round(validation * len(x_train))) if validation < 1 else int(validation)
         order = np.random.default_rng(split_seed).permutation(len(x_train))
         x_train, t_train = x_train[order], t_train[order]
