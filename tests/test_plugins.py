@@ -272,3 +272,17 @@ def test_an_installed_package_registers_a_data_set(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = pd.read_csv(tmp_path / "results/optimizer_compare/blobs-quick/summary.csv")
     assert summary.loc[summary["metric"] == "test_acc", "mean"].iloc[0] > 0.9  # the blobs are easy
+
+
+def test_the_example_plugins_data_set_passes_the_checks():
+    from nncore.datasets import outside
+
+    sys.path.insert(0, str(ROOT / "examples" / "nnbench-lion"))
+    try:
+        from nnbench_lion.data import spirals
+    finally:
+        sys.path.pop(0)
+    arrays = spirals()
+    outside.check("spirals", arrays)
+    assert outside.kind(arrays) == "points" and arrays["x_train"].shape == (400, 2)
+    assert set(arrays["t_train"]) == {0, 1}
