@@ -99,6 +99,8 @@ def cmd_show(args):
     grid, dataset, seeds = resolve_grid(exp)
     quick_grid, _, quick_seeds = resolve_grid(exp, quick=True)
     print(f"{exp.name} (version {exp.version}): {exp.description}")
+    if exp.source:
+        print(f"reproduces: {exp.source}")
     own = f", or your own {'/'.join(exp.accepts)} data (npz:PATH, idx:DIR)" if exp.accepts else ""
     print(f"data sets: {', '.join(exp.datasets)}{own} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
           f"cells: {len(expand(exp, grid, dataset, seeds))}")

@@ -26,6 +26,7 @@ class Experiment:
     quick: grid overrides (and "seeds") for a smoke-sized run.
     dataset_grids: dataset -> grid overrides, for settings that differ by dataset (keyed by kind too:
     "images", "vectors", "points", for a data set from outside).
+    source: what the experiment reproduces, as a citation (docs/sources.md has the details).
     accepts: the kinds of outside data (`--dataset npz:PATH`, `idx:DIR`, a plugin's data set) the
     experiment can take: "images" (784 features, 28x28), "vectors" (any number), "points" (2).
     headline(records) -> str: the run's result in one line (printed, kept in the manifest and report).
@@ -65,6 +66,7 @@ class Experiment:
     points: Callable = None
     shows: tuple = ()
     accepts: tuple = ()
+    source: str = ""
     extra_params: Callable = None
     identity: Callable = None
 

@@ -117,6 +117,7 @@ EXPERIMENT = bench.Experiment(
             "test_every": Int("test-set accuracy every N epochs (0: never, the book's workload)", 0, 1_000_000),
             "dtype": P.DTYPE},
     accepts=("images", "vectors", "points"),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6; Ioffe & Szegedy 2015",
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"scale": [SCALES[0], SCALES[6], SCALES[12]], "n_train": [300], "epochs": [6], "seeds": 2},

@@ -83,6 +83,7 @@ EXPERIMENT = bench.Experiment(
     shows=("hidden",),
     grid={"hidden": [[20], [20, 10], [20, 20, 2]], "lr": [0.2], "epochs": [100]},
     params={"hidden": P.WIDTHS, "lr": P.LR, "epochs": P.EPOCHS},
+    source="a course notebook on scikit-learn's digits (Alpaydin & Kaynak 1998)",
     datasets=("digits",),
     seeds=3,
     quick={"epochs": [10], "seeds": 2},

@@ -93,6 +93,7 @@ EXPERIMENT = bench.Experiment(
             "blas_threads": Int("BLAS threads for the timed step (or all cores)", 1, 1024, choices=("all",)),
             "batchnorm": Bool("BatchNorm after every hidden Affine"), "layers": Int("hidden layers", 1, 100),
             "repeats": Int("timing repeats (the median is kept)", 1, 10_000)},
+    source="nnbench's own",
     datasets=("synthetic",),
     seeds=2,
     quick={"batch": [10, 128], "width": [50, 100], "blas_threads": [1], "repeats": [3], "seeds": 2},

@@ -88,6 +88,7 @@ EXPERIMENT = bench.Experiment(
     grid={"network": list(NETWORKS)},
     params={"network": Choice("which network is checked", *NETWORKS)},
     accepts=("images",),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 5",
     datasets=("mnist", "fashion_mnist"),
     seeds=2,
     quick={"seeds": 1},

@@ -155,6 +155,7 @@ EXPERIMENT = bench.Experiment(
             "samples": Int("moons samples (null on images)", 4, 10_000_000, nullable=True),
             "noise": Float("moons noise std (null on images)", 0, 10, nullable=True)},
     accepts=("images", "vectors", "points"),
+    source="Britz, Implementing a Neural Network from Scratch in Python (WildML, 2015)",
     datasets=("moons", "mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: the moons sample count is `samples` (it was `n`, which the summary's count overwrote)

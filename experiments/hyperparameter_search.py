@@ -129,6 +129,7 @@ EXPERIMENT = bench.Experiment(
             "split_seed": Int("seed of the validation split", 0, 2**32 - 1), "batch": P.BATCH, "epochs": P.EPOCHS,
             "dtype": P.DTYPE},
     accepts=("images", "vectors", "points"),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6",
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=1,
     quick={"trials": [12], "epochs": [15]},

@@ -110,6 +110,7 @@ EXPERIMENT = bench.Experiment(
             "train_iterations": Int("iterations of training when no weights file is given", 1, P.MAX_STEPS),
             "lr": P.LR, "dtype": P.DTYPE},
     accepts=("images",),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 3",
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"repeats": [2], "train_iterations": [200], "seeds": 1},

@@ -66,6 +66,7 @@ EXPERIMENT = bench.Experiment(
     grid={"steps": [50000], "hidden": [100], "lr": [0.1], "n_train": [50000], "eval_every": [5000]},
     params={"steps": P.STEPS, "hidden": P.WIDTH, "lr": P.LR, "n_train": P.N_TRAIN, "eval_every": P.EVAL_EVERY},
     accepts=("images",),
+    source="the classic per-sample two-layer sigmoid network (docs/sources.md)",
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"steps": [3000], "eval_every": [1000], "seeds": 1},

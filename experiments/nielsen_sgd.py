@@ -61,6 +61,7 @@ EXPERIMENT = bench.Experiment(
     params={"eta": Float("learning rate eta", 0, low_open=True), "hidden": P.WIDTH, "batch": P.BATCH,
             "epochs": P.EPOCHS, "n_train": P.N_TRAIN},
     accepts=("images",),
+    source="Nielsen, Neural Networks and Deep Learning (2015), ch. 1, network.py",
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"epochs": [3], "n_train": [10000], "seeds": 2},

@@ -104,6 +104,7 @@ EXPERIMENT = bench.Experiment(
             "hidden": P.WIDTHS, "batch": P.BATCH, "iterations": P.ITERATIONS, "eval_every": P.EVAL_EVERY,
             "dtype": P.DTYPE},
     accepts=("images", "vectors", "points"),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6",
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     version=2,  # 2: Nesterov moves with the velocity before the step (it used the updated one)

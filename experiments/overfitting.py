@@ -63,6 +63,7 @@ def overfitting_experiment(name, description, axis, values, epochs, label, axis_
                 "lr": P.LR, "epochs": P.EPOCHS, "dtype": P.DTYPE},
         datasets=("mnist", "fashion_mnist", "digits"),
         accepts=("images", "vectors", "points"),
+        source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6",
         seeds=3,
         quick={"epochs": [100], "n_test": [2000], "seeds": 2},
         metrics={"train_acc": "max", "test_acc": "max", "gap": "min", "loss": "min"},

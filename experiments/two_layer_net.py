@@ -52,6 +52,7 @@ EXPERIMENT = bench.Experiment(
             "init_std": Float("weight init std", 0, low_open=True), "batch": P.BATCH, "lr": P.LR,
             "iterations": P.ITERATIONS},
     accepts=("images", "vectors", "points"),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 4-5",
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [1200], "seeds": 2},

@@ -91,6 +91,7 @@ EXPERIMENT = bench.Experiment(
             "activation": Choice("hidden activation", *ACTIVATIONS), "hidden": P.WIDTHS, "lr": P.LR,
             "batch": P.BATCH, "iterations": P.ITERATIONS, "dtype": P.DTYPE},
     accepts=("images", "vectors", "points"),
+    source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6",
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [300], "hidden": [[50, 50, 50, 50]], "seeds": 2},

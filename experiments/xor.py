@@ -73,6 +73,7 @@ EXPERIMENT = bench.Experiment(
     grid={"hidden": [2, 3, 20], "steps": [30000], "lr": [0.1], "log_every": [1000]},
     params={"hidden": P.WIDTH, "steps": P.STEPS, "lr": P.LR,
             "log_every": Int("log the cost every N steps", 1, P.MAX_STEPS)},
+    source="the classic per-sample two-layer sigmoid network (docs/sources.md)",
     datasets=("xor",),
     seeds=5,
     quick={"steps": [30000], "seeds": 5, "hidden": [20]},

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from nncore import MLP
 from nncore.floor import floor_products, median_time
 
-# The book's chapter 6 scripts as shipped, one seed, Fashion-MNIST, 2 cores (../shared/reference/experiments.md).
+# The book's chapter 6 scripts as shipped, one seed, Fashion-MNIST, 2 cores (docs/sources.md).
 BOOK_SECONDS = {"optimizer_compare": 53.8, "weight_init_compare": 22.3, "batchnorm_scales": 33.4}
 ONE_SEED = ["--dataset", "fashion_mnist", "--seeds", "1"]
 FIGURES = [
