@@ -107,7 +107,8 @@ def test_invalid_run_options_exit_2_before_anything_is_written(tmp_path, option)
 def test_show_list_and_version():
     show = run_cli("show", "optimizer_compare", cwd="/tmp")
     assert show.returncode == 0 and "lr" in show.stdout and "a number > 0, or null" in show.stdout
-    assert "one of sgd, momentum, nesterov, adagrad, rmsprop, adam" in show.stdout
+    assert "optimizer: sgd, momentum, nesterov, adagrad, rmsprop, adam, a plugin's name, or module:attr" in show.stdout
+    assert "reproduces: Saitoh, Deep Learning from Scratch" in show.stdout
     assert "data sets: mnist, fashion_mnist, digits" in show.stdout
     listed = run_cli("list", cwd="/tmp")
     assert all(name in listed.stdout for name in EXPERIMENTS)
