@@ -339,3 +339,42 @@ def test_cache_files_have_ordinary_permissions(tiny_mnist):
     umask = os.umask(0)
     os.umask(umask)
     assert {oct(f.stat().st_mode & 0o777) for f in folder.iterdir()} == {oct(0o666 & ~umask)}
+
+
+@st.composite
+def bad_option(draw):
+    from bench.api import JOBS_PER_CORE, MAX_ROOT_SEED, MAX_SEEDS
+
+    cores = os.cpu_count() or 1
+    bounds = {"jobs": (1, JOBS_PER_CORE * cores), "seeds": (1, MAX_SEEDS), "blas_threads": (1, cores),
+              "root_seed": (0, MAX_ROOT_SEED)}
+    name = draw(st.sampled_from(sorted(bounds)))
+    low, high = bounds[name]
+    value = draw(st.one_of(st.integers(max_value=low - 1), st.integers(min_value=high + 1),
+                           st.floats(allow_nan=True), st.booleans(), WORDS, st.none() if name == "root_seed"
+                           else st.nothing()))
+    return name, value
+
+
+@settings(max_examples=300, deadline=None)
+@given(bad_option())
+def test_every_run_option_refuses_values_out_of_bounds(case):
+    from bench.api import check_options
+
+    name, value = case
+    options = {"jobs": None, "seeds": None, "blas_threads": 1, "root_seed": 0, name: value}
+    with pytest.raises(UserError, match=f"--{name.replace('_', '-')} must be a whole number"):
+        check_options(**options)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=12))
+def test_run_names_are_plain_names_or_refused(name):
+    from bench.api import check_run_name
+
+    plain = bool(name) and all(c.isascii() and (c.isalnum() or c in "._-") for c in name) and name not in (".", "..")
+    if plain:
+        assert check_run_name(name) == name
+    else:
+        with pytest.raises(UserError, match="bad run name"):
+            check_run_name(name)
