@@ -163,3 +163,30 @@ def test_an_idx_file_of_exactly_four_bytes_with_no_dimensions_is_a_scalar(tmp_pa
     path = tmp_path / "scalar.idx"
     path.write_bytes(idx_bytes(0x08, [], b"\x07"))
     assert read_idx(path).tolist() == 7
+
+
+def test_numerical_gradient_accumulates_in_float64():
+    x = np.array([0.3, -1.2, 2.0], np.float32)
+    grad = numerical_gradient(lambda: float(np.sum(x.astype(np.float64) ** 2)), x, h=1e-3)
+    assert grad.dtype == np.float64
+    np.testing.assert_allclose(grad, 2 * x.astype(np.float64), rtol=1e-4)
+
+
+def test_the_step_h_is_the_one_asked_for():
+    """A coarse step makes central differences visibly wrong on a curved function: if h were ignored,
+    both checks would give the same error."""
+    from nncore.gradcheck import check_layer, check_loss, check_network, network_gradients
+    from nncore.layers import Sigmoid
+    from nncore.losses import SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3)) * 2
+    fine, coarse = check_layer(Sigmoid(), x, np.random.default_rng(0)), check_layer(Sigmoid(), x,
+                                                                                      np.random.default_rng(0), h=0.5)
+    assert fine["x"] < 1e-8 < 1e-3 < coarse["x"]
+    y, t = rng.standard_normal((4, 5)) * 3, rng.integers(0, 5, 4)
+    assert check_loss(SoftmaxCrossEntropy(), y, t) < 1e-6 < 1e-3 < check_loss(SoftmaxCrossEntropy(), y, t, h=1.0)
+    net = nncore.MLP([3, 4, 2], np.random.default_rng(1), activation="tanh")
+    xt, tt = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+    assert max(check_network(net, xt, tt).values()) < 1e-6 < 1e-3 < max(check_network(net, xt, tt, h=1.0).values())
+    assert all(relative_error(a, n) < 1e-6 for a, n in network_gradients(net, xt, tt).values())
