@@ -90,10 +90,12 @@ def _checked(param, name, text):
 
 def describe(cell):
     """A cell as a person reads it: its parameters (not the dataset, which a run holds fixed) and seed."""
-    import json
+    return describe_params(cell.params, cell.seed)
 
-    params = ", ".join(f"{k}={json.dumps(v)}" for k, v in cell.params.items() if k != "dataset")
-    return f"[{params}, seed {cell.seed}]"
+
+def describe_params(params, seed):
+    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items() if k != "dataset")
+    return f"[{shown}, seed {seed}]"
 
 
 def cell_id(experiment, params, seed, root_seed, data=None):

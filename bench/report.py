@@ -3,13 +3,13 @@
 import base64
 import html
 import io
-import json
 import re
 from pathlib import Path
 
 from bench import registry
 from bench.atomic import write_figure, write_text
 from bench.errors import UserError
+from bench.grid import describe_params
 from bench.plotting import spread_label, style
 from bench.provenance import nnbench_version
 from bench.store import RunStore, resolve_run_dir, results_root
@@ -95,12 +95,8 @@ def rebuild(name, run="latest", results_dir=None):
 
 def failed_cells(manifest):
     """One line per failed cell of a run: its parameters, seed and error."""
-    lines = []
-    for status in manifest.get("cells", {}).values():
-        if status.get("status") == "failed":
-            params = ", ".join(f"{k}={json.dumps(v)}" for k, v in status.get("params", {}).items() if k != "dataset")
-            lines.append(f"failed: [{params}, seed {status.get('seed')}]: {status.get('message')}")
-    return lines
+    return [f"failed: {describe_params(s.get('params', {}), s.get('seed'))}: {s.get('message')}"
+            for s in manifest.get("cells", {}).values() if s.get("status") == "failed"]
 
 
 def context_of(config, folder):
