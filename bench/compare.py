@@ -127,6 +127,10 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
         half = t975(dof) * se
     lo, hi = np.array([metric_range(m) for m in merged["metric"]]).T
     out = merged[keys].copy()
+    for side, summary, other in (("a", a, b), ("b", b, a)):  # a parameter only one run has: shown, not matched
+        for c in _parameters(summary):
+            if c not in other.columns:
+                out[f"{c} ({side})"] = merged[c]
     out["mean_a"], out["mean_b"], out["diff"] = merged["mean_a"], merged["mean_b"], diff
     # A difference of two values in [lo, hi] lies in [lo - hi, hi - lo]: the interval is cut there.
     out["ci95_welch_low"] = np.maximum(diff - half, lo - hi)

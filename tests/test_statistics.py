@@ -139,3 +139,11 @@ def test_compare_a_default_lr_per_optimizer_against_one_lr():
     result = compare_summaries(a, b, {"acc": "max"})
     assert result.differs == {"lr": ("0.01, 0.001", 0.05)} and len(result.table) == 2
     assert result.only_a.empty and result.only_b.empty
+
+
+def test_a_parameter_only_one_run_has_is_shown_beside_the_match():
+    a = pd.DataFrame({"optimizer": ["mine"], "metric": "acc", "mean": [0.9], "std": 0.01, "n": 3, "n_diverged": 0})
+    b = pd.DataFrame({"optimizer": ["mine", "mine"], "beta": [0.9, 0.99], "metric": "acc", "mean": [0.9, 0.8],
+                      "std": 0.01, "n": 3, "n_diverged": 0})
+    table = compare_summaries(a, b, {"acc": "max"}).table
+    assert list(table["beta (b)"]) == [0.9, 0.99] and list(table["regression"]) == [False, True]
