@@ -59,6 +59,11 @@ def build_parser():
     r.add_argument("--dask-logs", action="store_true", help="with --backend dask: show distributed's own log")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    runs = sub.add_parser("runs", help="every stored run, newest first: when, data set, quick, cells, and the "
+                          "settings that differ from the defaults")
+    runs.add_argument("--experiment", help="only this experiment's runs")
+    runs.add_argument("--results", help="results folder")
+
     rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
     rep.add_argument("name", nargs="?", help="experiment name")
     rep.add_argument("--run", default="latest", help="run folder name (default: latest); with --html, the run "
@@ -150,6 +155,15 @@ def cmd_run(args):
     return 1 if result.failed or result.pending else 0
 
 
+def cmd_runs(args):
+    from bench.runs import format_runs, list_runs
+
+    if args.experiment:
+        registry.get(args.experiment)
+    print(format_runs(list_runs(args.results, args.experiment)))
+    return 0
+
+
 def cmd_report(args):
     if args.run != "latest":
         api.check_run_name(args.run)
@@ -194,7 +208,7 @@ def main(argv=None):
 
     args = build_parser().parse_args(argv)
     try:
-        return {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report,
+        return {"list": cmd_list, "show": cmd_show, "run": cmd_run, "runs": cmd_runs, "report": cmd_report,
                 "compare": cmd_compare}[args.command](args)
     except (UserError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -229,3 +229,21 @@ def test_html_report_shows_the_named_run_and_marks_quick_runs(tmp_path):
     assert "toy/first" in page.read_text() and "quick run (reduced settings)" in page.read_text()
     assert run_cli("report", "--html", "toy", cwd=tmp_path).returncode == 0  # latest: second, not quick
     assert "toy/second" in page.read_text() and "quick run" not in page.read_text()
+
+
+def test_runs_lists_every_run_with_what_differs_from_the_defaults(tmp_path):
+    assert run_cli("run", "toy", "--quick", cwd=tmp_path).returncode == 0
+    assert run_cli("run", "toy", "--set", "lr=0.3", "--seeds", "1", "--run", "fast", cwd=tmp_path).returncode == 0
+    (tmp_path / "results/toy/broken").mkdir()
+    (tmp_path / "results/toy/broken/manifest.json").write_text("{")
+    listed = run_cli("runs", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    fast = next(line for line in lines if " fast " in line)
+    quick = next(line for line in lines if "moons-quick" in line)
+    assert "lr=0.3 seeds=1" in fast and "1 ok" in fast and " quick " not in fast
+    assert "defaults" in quick and " quick " in quick and "2 ok" in quick
+    assert any("broken" in line and "damaged manifest" in line for line in lines)
+    assert lines.index(fast) < lines.index(quick)  # newest first
+    assert run_cli("runs", "--experiment", "nope", cwd=tmp_path).returncode == 2
+    assert "no results folder" in run_cli("runs", cwd=tmp_path / "results/toy").stderr
