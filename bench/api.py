@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from bench import plugins, registry
 from bench.errors import UserError
-from bench.grid import describe, expand, parse_overrides, resolve_grid
+from bench.grid import describe, expand, parse_overrides, resolve_grid, values_text
 from bench.provenance import code_version, machine, package_versions
 from bench.report import context_of, save_figures
 from bench.runner import FailFast, execute, pool_size
@@ -107,17 +107,10 @@ def _normalize_overrides(experiment, overrides):
     if not overrides:
         return {}
     if isinstance(overrides, dict):
-        items = [f"{k}={_as_text(v)}" for k, v in overrides.items()]
+        items = [f"{k}={values_text(v)}" for k, v in overrides.items()]
     else:
         items = list(overrides)
     return parse_overrides(items, experiment)
-
-
-def _as_text(values):
-    import json
-
-    values = values if isinstance(values, list) else [values]
-    return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
 
 
 def run(name, backend="loky", scheduler=None, connect_timeout=None, dask_logs=False, **options):
@@ -132,14 +125,15 @@ def run(name, backend="loky", scheduler=None, connect_timeout=None, dask_logs=Fa
     """
     if backend not in ("loky", "dask"):
         raise UserError(f"unknown backend {backend!r}: use loky or dask")
-    # Every input is checked before a cluster is contacted, a cell runs or a file is written.
+    # Every input is checked, once, before a cluster is contacted, a cell runs or a file is written.
     check_options(options.get("jobs"), options.get("seeds"), options.get("blas_threads", 1),
                   options.get("root_seed", 0), options.get("run"))
     experiment = registry.get(name)
-    resolve_grid(experiment, _normalize_overrides(experiment, options.get("overrides")), options.get("dataset"),
-                 options.get("quick", False), options.get("seeds"))
+    overrides = _normalize_overrides(experiment, options.pop("overrides", None))
+    grid, dataset, n_seeds = resolve_grid(experiment, overrides, options.pop("dataset", None),
+                                          options.get("quick", False), options.pop("seeds", None))
     if backend == "loky":
-        return _run(name, **options)
+        return _run(experiment, grid, dataset, n_seeds, **options)
     from bench.dask_backend import CONNECT_TIMEOUT, dask_cluster
 
     if connect_timeout is not None and not (isinstance(connect_timeout, (int, float)) and 0 < connect_timeout <= 3600):
@@ -147,20 +141,18 @@ def run(name, backend="loky", scheduler=None, connect_timeout=None, dask_logs=Fa
     with dask_cluster(scheduler, connect_timeout or CONNECT_TIMEOUT, dask_logs) as (client, config):
         log = options.get("log") or _stderr
         log(f"dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
-        return _run(name, parallel_config=config, **options)
+        return _run(experiment, grid, dataset, n_seeds, parallel_config=config, **options)
 
 
 def _stderr(msg):
     print(msg, file=sys.stderr)
 
 
-def _run(name, overrides=None, jobs=None, seeds=None, dataset=None, quick=False, run=None, force=False,
-         results_dir=None, fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True,
-         parallel_config=None, log=None):
-    log = log or _stderr  # run() has checked every option
-    experiment = registry.get(name)
-    grid, dataset, n_seeds = resolve_grid(experiment, _normalize_overrides(experiment, overrides),
-                                          dataset, quick, seeds)
+def _run(experiment, grid, dataset, n_seeds, jobs=None, quick=False, run=None, force=False, results_dir=None,
+         fail_fast=False, root_seed=0, blas_threads=1, progress=None, figures=True, parallel_config=None, log=None):
+    """The grid run() resolved and checked: open the folder, run the missing cells, finish."""
+    log = log or _stderr
+    name = experiment.name
     cells = expand(experiment, grid, dataset, n_seeds, root_seed)
     if parallel_config is None:  # a cluster's workers find (or fetch) their data themselves
         _prepare_dataset(dataset, grid)

@@ -7,7 +7,7 @@ import sys
 from bench import api, registry
 from bench.compare import ALPHA, MIN_EFFECT
 from bench.errors import UserError
-from bench.grid import expand, resolve_grid
+from bench.grid import expand, resolve_grid, values_text
 from bench.provenance import nnbench_version
 from bench.report import failed_cells, html_report, rebuild
 from bench.store import RunStore, results_root
@@ -113,24 +113,19 @@ def cmd_show(args):
     for name, param in exp.params.items():
         default = grid.get(name)
         quick = quick_grid.get(name)
-        rows.append((name, _values(default), _values(quick) if quick != default else "", param.describe(), param.help))
+        changed = values_text(quick) if quick != default else ""
+        rows.append((name, values_text(default), changed, param.describe(), param.help))
     by_grid = {}
     for name, values in exp.dataset_grids.items():  # data sets with the same settings on one line
-        by_grid.setdefault(", ".join(f"{k}={_values(v)}" for k, v in values.items()), []).append(name)
+        by_grid.setdefault(", ".join(f"{k}={values_text(v)}" for k, v in values.items()), []).append(name)
     for settings, names in by_grid.items():
         rows.append(("", "", "", "", f"on {', '.join(names)}: {settings}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
     print(f"set one with --set NAME=VALUE[,VALUE...], e.g. python -m bench run {exp.name} --set "
-          f"{next(iter(exp.params))}={_values(grid[next(iter(exp.params))]).split(',')[0]}")
+          f"{next(iter(exp.params))}={values_text(grid[next(iter(exp.params))]).split(',')[0]}")
     return 0
-
-
-def _values(values):
-    import json
-
-    return "" if values is None else ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
 
 
 def cmd_run(args):

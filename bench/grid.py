@@ -75,6 +75,12 @@ def parse_overrides(items, experiment):
     return overrides
 
 
+def values_text(values):
+    """Values as `--set` takes them: text as it is, everything else as JSON, comma-separated."""
+    values = values if isinstance(values, list) else [values]
+    return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
 def _checked(param, name, text):
     try:
         values = [parse_value(v) for v in split_values(text)]

@@ -8,7 +8,6 @@ identity, so editing the optimizer gives new cells instead of reusing stale ones
 """
 
 import functools
-import hashlib
 import importlib
 import inspect
 from dataclasses import dataclass, field
@@ -125,10 +124,10 @@ def _check_interface(name, factory):
 
 def _digest(factory):
     """SHA-256 of the file that defines `factory`: its content, not its name, identifies a cell."""
+    from nncore.datasets.download import file_digest
+
     try:
-        path = inspect.getsourcefile(factory) or inspect.getfile(factory)
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        return file_digest(inspect.getsourcefile(factory) or inspect.getfile(factory))
     except (TypeError, OSError):
         return ""
 

@@ -2,7 +2,7 @@
 
 from bench import registry
 from bench.errors import UserError
-from bench.grid import resolve_grid
+from bench.grid import resolve_grid, values_text
 from bench.store import RunStore, results_root
 
 
@@ -15,7 +15,7 @@ def _changed(experiment, config):
     except UserError:
         return "?"
     grid = config.get("grid", {})
-    changes = [f"{k}={','.join(map(str, v))}" for k, v in grid.items() if defaults.get(k) != v]
+    changes = [f"{k}={values_text(v)}" for k, v in grid.items() if defaults.get(k) != v]
     if config.get("seeds") != seeds:
         changes.append(f"seeds={config.get('seeds')}")
     if config.get("root_seed"):

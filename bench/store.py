@@ -1,6 +1,5 @@
 """A run's folder: cell parts written as they finish, the combined tables, the manifest."""
 
-import hashlib
 import json
 import os
 import socket
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from bench.atomic import write_joblib, write_parquet, write_text
 from bench.errors import UserError
+from nncore.datasets.download import file_digest
 
 # What must match for a run folder to be resumed rather than refused.
 IDENTITY = ("experiment", "version", "dataset", "root_seed")
@@ -158,10 +158,10 @@ class RunStore:
         if status is None:
             return "unreadable status file"
         try:
-            data = (self.cells_dir / f"{cell_id}.parquet").read_bytes()
+            digest = file_digest(self.cells_dir / f"{cell_id}.parquet")
         except OSError:
             return "records file missing"
-        if status.get("sha256") != hashlib.sha256(data).hexdigest():
+        if status.get("sha256") != digest:
             return "records file does not match its checksum"
         return None
 
@@ -186,7 +186,7 @@ class RunStore:
             folder = self.folder / "artifacts" / cell_id
             folder.mkdir(parents=True, exist_ok=True)
             write_joblib(folder / f"{name}.joblib", obj)
-        status = {**status, "sha256": hashlib.sha256(table.read_bytes()).hexdigest()}
+        status = {**status, "sha256": file_digest(table)}
         write_text(self.cells_dir / f"{cell_id}.json", json.dumps(status, default=str))
 
     def read_artifact(self, cell_id, name):

@@ -19,8 +19,7 @@ def run(params, rng):
     data = dataset(params["dataset"], params["dtype"])
     sizes = [data.x_train.shape[1], *params["hidden"], data.n_classes]
     net = MLP(sizes, rng, activation="relu", init="he", dtype=params["dtype"])
-    spec = plugins.optimizer(params["optimizer"])
-    opt = plugins.make(spec, lr=params["lr"], **{k: params.get(k) for k in spec.kwargs if k != "lr"})
+    opt = make_optimizer(params)
     rec = bench.Recorder()
     rec.use("lr", opt.lr)
 
@@ -30,6 +29,12 @@ def run(params, rng):
 
     train(net, opt, data, rec, params["iterations"], params["batch"], rng, params["eval_every"], evaluate)
     return rec
+
+
+def make_optimizer(point):
+    """The cell's optimizer: its lr (null: the optimizer's own) and whichever of its arguments are set."""
+    spec = plugins.optimizer(point["optimizer"])
+    return plugins.make(spec, lr=point["lr"], **{k: point.get(k) for k in spec.kwargs if k != "lr"})
 
 
 def optimizer_args(grid):
@@ -63,9 +68,8 @@ def identity(params):
 def check(grid):
     """Every optimizer resolves, and takes the arguments the grid gives it (made once with each)."""
     for point in points(grid, 0):
-        spec = plugins.optimizer(point["optimizer"])
         try:
-            plugins.make(spec, lr=point["lr"], **{k: point.get(k) for k in spec.kwargs if k != "lr"})
+            make_optimizer(point)
         except ValueError as e:
             raise bench.UserError(f"bad optimizer setting: {e}") from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from nncore.atomic import atomic_path
+from nncore.datasets.download import file_digest
 
 PARTS = ("x_train", "t_train", "x_test", "t_test")
 FORMAT = 2  # bump when what is stored changes (2: the marker records digests)
@@ -63,14 +64,6 @@ def load(folder, paths, dtype, scale, read, verify=False):
     return _open(target)
 
 
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _record(target):
     """What the completion marker recorded (source and array digests), or None: no complete set."""
     try:
@@ -81,8 +74,8 @@ def _record(target):
 
 def _intact(target, paths, record):
     try:
-        return (record.get("sources") == [digest(p) for p in paths]
-                and record.get("arrays") == {part: digest(target / f"{part}.npy") for part in PARTS})
+        return (record.get("sources") == [file_digest(p) for p in paths]
+                and record.get("arrays") == {part: file_digest(target / f"{part}.npy") for part in PARTS})
     except OSError:
         return False
 
@@ -100,7 +93,7 @@ def _save(target, arrays, paths):
     for part, array in zip(PARTS, arrays):
         with atomic_path(target / f"{part}.npy") as tmp, open(tmp, "wb") as f:
             np.save(f, array)  # a file object: given a name, np.save would append ".npy" to it
-    record = {"sources": [digest(p) for p in paths],
-              "arrays": {part: digest(target / f"{part}.npy") for part in PARTS}}
+    record = {"sources": [file_digest(p) for p in paths],
+              "arrays": {part: file_digest(target / f"{part}.npy") for part in PARTS}}
     with atomic_path(target / _COMPLETE) as tmp:
         tmp.write_text(json.dumps(record))
