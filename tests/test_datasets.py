@@ -7,7 +7,8 @@ import nncore
 from nncore.datasets import DatasetError, load, mnist, prepared
 from nncore.datasets.download import download, file_digest
 from nncore.datasets.mnist import FILES
-from tests.conftest import tiny_idx_files
+from nncore.datasets.idx import content_digest
+from tests.conftest import stand_in_for, tiny_idx_files
 from tests.helpers import needs_fashion
 
 
@@ -46,16 +47,53 @@ def test_images_are_converted_once_then_memory_mapped(tiny_mnist, monkeypatch):
         again.x_train[0, 0] = 1.0
 
 
-def test_prepared_arrays_follow_their_source_and_options(tiny_mnist):
+def test_prepared_arrays_follow_their_source_and_options(tiny_mnist, monkeypatch):
     paths = [str(tiny_mnist / f) for f in FILES]
     base = prepared.key(paths, np.float64, 255.0)
     assert prepared.key(paths, np.float32, 255.0) != base and prepared.key(paths, np.float64, None) != base
     load("mnist", data_dir=tiny_mnist)
     # A replaced file is a new key: the new pixels are converted, never the stale ones served.
     tiny_idx_files(tiny_mnist, seed=1)
+    stand_in_for(monkeypatch, "mnist", tiny_mnist)
     assert prepared.key(paths, np.float64, 255.0) != base
     fresh = mnist.read_all(paths)
     assert np.array_equal(load("mnist", data_dir=tiny_mnist).x_test, (fresh[2] / 255.0).reshape(20, 784))
+
+
+def test_files_under_mnist_names_that_are_not_mnist_are_refused(tmp_path):
+    tiny_idx_files(tmp_path / "other")  # right format and names, not the official content
+    with pytest.raises(DatasetError) as info:
+        load("mnist", data_dir=tmp_path / "other", allow_download=False)
+    message = str(info.value)
+    assert "\n" not in message and "is not the official mnist train-images-idx3-ubyte" in message
+    assert f"--dataset idx:{tmp_path / 'other'}" in message
+    assert not (mnist.cache_dir("mnist") / "prepared").exists()  # nothing converted from them
+
+
+def test_official_content_passes_however_it_is_compressed(tmp_path, monkeypatch):
+    """The published digests are of the uncompressed files: a recompressed copy (Debian's) or a
+    decompressed one is the same data set; one changed byte is not."""
+    arrays = tiny_idx_files(tmp_path / "gz")
+    stand_in_for(monkeypatch, "mnist", tmp_path / "gz")
+    (tmp_path / "raw").mkdir()
+    for name, array in zip(FILES, arrays):
+        nncore.datasets.write_idx(tmp_path / "raw" / name.removesuffix(".gz"), array)
+    assert [content_digest(tmp_path / "raw" / f.removesuffix(".gz")) for f in FILES] == \
+        [content_digest(tmp_path / "gz" / f) for f in FILES]
+    assert load("mnist", data_dir=tmp_path / "raw").x_train.shape == (60, 784)
+    arrays[2][0, 0, 0] ^= 1
+    (tmp_path / "edited").mkdir()
+    for name, array in zip(FILES, arrays):
+        nncore.datasets.write_idx(tmp_path / "edited" / name, array)
+    with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz: is not the official mnist"):
+        load("mnist", data_dir=tmp_path / "edited")
+
+
+@needs_fashion
+def test_debian_fashion_mnist_is_the_official_content():
+    paths = mnist.locate(mnist.FASHION_MNIST, allow_download=False)
+    mnist.check_official(mnist.FASHION_MNIST, paths)  # raises when a byte differs
+    assert [file_digest(p, "md5") for p in paths] != list(mnist.FASHION_MNIST.digests)  # recompressed by Debian
 
 
 def test_unwritable_cache_falls_back_to_memory(tiny_mnist, tmp_path, monkeypatch):
@@ -108,7 +146,8 @@ def test_download_verifies_and_caches(file_server, monkeypatch):
     # Second time the cache answers: the server is not asked.
     file_server.files.clear()
     assert mnist.locate(spec) == paths
-    monkeypatch.setattr(mnist, "MNIST", spec)
+    monkeypatch.setitem(nncore.datasets.IMAGE_SPECS, "mnist", spec)
+    stand_in_for(monkeypatch, "mnist", mnist.cache_dir("mnist"))
     assert load("mnist").x_train.shape == (60, 784)
 
 

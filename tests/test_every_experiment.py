@@ -5,7 +5,7 @@ import pytest
 
 import bench
 from bench import registry
-from tests.conftest import tiny_idx_files
+from tests.conftest import stand_in_for, tiny_idx_files
 
 CASES = [(name, dataset) for name, exp in registry.all_experiments().items() for dataset in exp.datasets]
 
@@ -14,6 +14,7 @@ CASES = [(name, dataset) for name, exp in registry.all_experiments().items() for
 def tiny_image_sets(tmp_path, monkeypatch):
     for name in ("mnist", "fashion_mnist"):
         tiny_idx_files(tmp_path / "data" / name)
+        stand_in_for(monkeypatch, name, tmp_path / "data" / name)
     monkeypatch.setenv("NNBENCH_DATA", str(tmp_path / "data"))
 
 

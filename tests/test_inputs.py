@@ -308,6 +308,7 @@ def broken_mnist(folder, what):
 @pytest.mark.parametrize("what, message", [
     ("labels 200", "labels run from 0 to 200"), ("blank images", "the images are blank"),
     ("bad magic", "corrupt gzip data"), ("truncated", "truncated"),
+    ("sound but not MNIST", "is not the official mnist train-images-idx3-ubyte"),
 ])
 def test_bad_data_is_one_line_before_any_cell(tmp_path, monkeypatch, what, message):
     data = broken_mnist(tmp_path / "data", what)

@@ -1,6 +1,7 @@
 """Reader for the IDX format of MNIST and Fashion-MNIST (raw or gzip-compressed), validating as it goes."""
 
 import gzip
+import hashlib
 import zlib
 
 import numpy as np
@@ -23,6 +24,11 @@ def _read_bytes(path):
         except (OSError, EOFError, zlib.error) as e:
             raise DatasetError(f"{path}: corrupt gzip data ({e}); delete the file and fetch it again") from None
     return data
+
+
+def content_digest(path):
+    """SHA-256 of the file's IDX bytes, decompressed when gzip: the same for every compression of one file."""
+    return hashlib.sha256(_read_bytes(path)).hexdigest()
 
 
 def read_idx(path, expect_ndim=None, expect_count=None):

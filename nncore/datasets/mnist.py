@@ -7,7 +7,7 @@ from pathlib import Path
 from nncore.datasets import prepared
 from nncore.datasets.download import download
 from nncore.datasets.errors import DatasetError
-from nncore.datasets.idx import read_idx
+from nncore.datasets.idx import content_digest, read_idx
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -17,7 +17,8 @@ FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 class IdxDataset:
     name: str
     mirrors: tuple
-    digests: tuple          # pinned digests of FILES, in order
+    digests: tuple          # pinned digests of FILES as downloaded, in order
+    contents: tuple         # published SHA-256 of FILES uncompressed, in order: what makes the data set
     algorithm: str = "sha256"
     system_dirs: tuple = ()  # folders a system package installs the files into
 
@@ -31,15 +32,24 @@ MNIST = IdxDataset(
              "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
              "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
              "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+    contents=("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+              "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+              "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+              "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
 )
 
-# Zalando publishes MD5 sums only; Debian's package recompresses the files, so it is found, not verified.
+# Zalando publishes MD5 sums of its .gz files. Debian's package recompresses them, so files found on disk
+# are checked by the SHA-256 of their uncompressed content, which every faithful copy shares.
 FASHION_MNIST = IdxDataset(
     "fashion_mnist",
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
              "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
     digests=("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
              "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+    contents=("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+              "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+              "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+              "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     algorithm="md5",
     system_dirs=("/usr/share/datasets/fashion-mnist",),
 )
@@ -118,9 +128,27 @@ def read_all(paths):
     return x_train, t_train, x_test, t_test
 
 
+def check_official(spec, paths):
+    """Refuse files that are not the official ones: results labelled with a data set's name are that
+    data set. Compared uncompressed, so any faithful copy passes however it was compressed."""
+    for path, name, published in zip(paths, FILES, spec.contents):
+        found = content_digest(path)
+        if found != published:
+            raise DatasetError(
+                f"{path}: is not the official {spec.name} {name.removesuffix('.gz')} (SHA-256 of its content "
+                f"{found[:12]}..., published {published[:12]}...); delete it to fetch the real one, or run your "
+                f"own images in this format with --dataset idx:{Path(path).parent}")
+
+
 def load(spec, dtype, scale, data_dir=None, allow_download=True, verify=False):
     """(x_train, t_train, x_test, t_test): images (N, 28, 28) as read-only float `dtype` divided by
-    `scale` (when given), labels int64; converted once, then memory-mapped from the cache (prepared.py,
-    which checks its digests when `verify`)."""
+    `scale` (when given), labels int64; read, validated and checked against the official files once,
+    then memory-mapped from the cache (prepared.py, which checks its digests when `verify`)."""
     paths = tuple(str(p) for p in locate(spec, data_dir, allow_download))
-    return prepared.load(cache_dir(spec.name) / "prepared", paths, dtype, scale, lambda: read_all(paths), verify)
+
+    def read():
+        raw = read_all(paths)  # a damaged file gets its own message before the comparison with the official one
+        check_official(spec, paths)
+        return raw
+
+    return prepared.load(cache_dir(spec.name) / "prepared", paths, dtype, scale, read, verify)

@@ -16,7 +16,7 @@ from nncore.atomic import atomic_path
 from nncore.datasets.download import file_digest
 
 PARTS = ("x_train", "t_train", "x_test", "t_test")
-FORMAT = 2  # bump when what is stored changes (2: the marker records digests)
+FORMAT = 3  # bump when what is stored changes (2: the marker records digests; 3: sources checked official)
 _COMPLETE = "complete"
 
 
