@@ -21,11 +21,12 @@ from tqdm.auto import tqdm
 
 from bench import plugins, registry
 from bench.errors import UserError
-from bench.grid import describe, expand, parse_overrides, resolve_grid, values_text
+from bench.grid import describe, expand, final_cells, parse_overrides, resolve_grid, tune_cells, values_text
 from bench.provenance import code_version, machine, package_versions
-from bench.report import context_of, save_figures
+from bench.report import context_of, save_figures, save_tables
 from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
+from bench.tuning import FINAL, STAGE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,18 +170,17 @@ def _run(experiment, grid, dataset, n_seeds, jobs=None, quick=False, run=None, f
 
 def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, force, fail_fast, root_seed,
             blas_threads, progress, figures, parallel_config, log):
-    """The part of a run that holds its folder's lock: check what is stored, run what is missing, finish."""
+    """The part of a run that holds its folder's lock: check what is stored, run what is missing, finish.
+    A tuned experiment's final stage is known once its tune stage is: it runs second."""
     name = experiment.name
     others = store.stored_cells() - {c.cell_id for c in cells}
+    if experiment.tuning:  # final cells follow from the tune stage: checked once it is complete
+        others = {c for c in others if (store.cell_status(c) or {}).get("params", {}).get(STAGE) != FINAL}
     if others:  # the tables must hold every cell the folder holds: refuse rather than drop them silently
         raise UserError(f"{store.folder} holds {len(others)} cells that this grid does not (another --set, "
                         "--seeds or --quick): give this grid its own folder with --run NAME, or add --force to "
                         "discard them")
-    for cell in cells:  # verify, then trust: a damaged stored cell is computed again, never read
-        problem = store.check_cell(cell.cell_id)
-        if problem:
-            log(f"cell {describe(cell)}: {problem}; computing it again")
-            store.discard_cell(cell.cell_id)
+    _discard_damaged(store, cells, log)
     previous = store.read_manifest(damaged_ok=force) or {}
     pending = [c for c in cells if not store.is_done(c.cell_id)]
     if parallel_config:
@@ -203,14 +203,69 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
     store.write_manifest(manifest)
     store.point_latest()
 
+    stage = " (tune stage)" if experiment.tuning else ""
+    run = dict(jobs=jobs, root_seed=root_seed, blas_threads=blas_threads, parallel_config=parallel_config,
+               fail_fast=fail_fast, progress=progress, figures=figures, log=log)
+    complete = _run_cells(store, experiment, cells, pending, f"{name}{stage}", **run)
+    if experiment.tuning:
+        if complete:
+            final = _final_stage(store, experiment, grid, identity["dataset"], n_seeds, root_seed, log)
+            _discard_damaged(store, final, log)
+            _run_cells(store, experiment, final, [c for c in final if not store.is_done(c.cell_id)],
+                       f"{name} (final stage)", **run)
+            cells = cells + final
+        else:
+            log(f"{name}: the final stage waits for the tune stage; run the same command again to finish it")
+    return finish(experiment, store, cells, manifest, figures)
+
+
+def _discard_damaged(store, cells, log):
+    for cell in cells:  # verify, then trust: a damaged stored cell is computed again, never read
+        problem = store.check_cell(cell.cell_id)
+        if problem:
+            log(f"cell {describe(cell)}: {problem}; computing it again")
+            store.discard_cell(cell.cell_id)
+
+
+def _final_stage(store, experiment, grid, dataset, n_seeds, root_seed, log):
+    """The final stage's cells, from the stored tune stage; stored final cells of trials that are no
+    longer the best (more trials found a better one) are discarded, so the tables hold only these."""
+    metric = experiment.tuning.metric
+
+    def score(cell):
+        status = store.cell_status(cell.cell_id)
+        if not status or status["status"] != "ok":
+            return None
+        records = store.read_cell(cell.cell_id)
+        values = records.loc[records["metric"] == metric, "value"]
+        return float(values.iloc[-1]) if len(values) else None
+
+    groups = tune_cells(experiment, grid, dataset, root_seed)
+    final, unfinished = final_cells(experiment, groups, score, dataset, n_seeds, root_seed)
+    for cell in unfinished:
+        log(f"{describe(cell)}: no trial finished with a finite {metric}; nothing to confirm in the final stage")
+    keep = {c.cell_id for c in final}
+    stale = [c for c in store.stored_cells() - keep
+             if (store.cell_status(c) or {}).get("params", {}).get(STAGE) == FINAL]
+    if stale:
+        log(f"{len(stale)} final-stage cells of trials that are no longer the best are discarded")
+        for cell_id in stale:
+            store.discard_cell(cell_id)
+    return final
+
+
+def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_threads, parallel_config, fail_fast,
+               progress, figures, log):
+    """Run the pending cells of one stage, storing each as it finishes; True when every cell has run
+    (ok, diverged or failed), False when the run stopped early."""
     skipped = len(cells) - len(pending)
-    note = f"{name}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
+    note = f"{label}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
     if experiment.run_alone and pending:
         note += " one at a time here (timing cells run alone" + (", never on the cluster)" if parallel_config else ")")
     log(note + f" -> {store.folder}")
 
     show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=len(pending), desc=name, unit="cell", disable=not show, dynamic_ncols=True)
+    bar = tqdm(total=len(pending), desc=label, unit="cell", disable=not show, dynamic_ncols=True)
 
     def on_result(result):
         store.write_cell(result.cell.cell_id, result.records, result.status, result.artifacts)
@@ -220,22 +275,24 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
         if result.status["status"] == "failed" and fail_fast:
             raise FailFast()
 
+    parallel = (parallel_config or {}).get("backend", "loky" if jobs != 1 else "in-process")
     try:
         execute(experiment, pending, on_result, jobs=jobs, root_seed=root_seed, blas_threads=blas_threads,
                 parallel_config=parallel_config, while_waiting=lambda: _import_for_finish(figures))
     except FailFast:
         log("stopped at the first failed cell (--fail-fast)")
+        return False
     except UserError:
         raise
     except Exception as e:  # the pool or cluster broke (a worker killed too often, the scheduler lost)
         done = sum(store.is_done(c.cell_id) for c in cells)
         reason = (str(e).strip().splitlines() or [""])[0][:200]
-        log(f"the {manifest['config']['parallel']} backend stopped ({type(e).__name__}: {reason}); {done} of "
+        log(f"the {parallel} backend stopped ({type(e).__name__}: {reason}); {done} of "
             f"{len(cells)} cells are stored: run the same command again to resume")
+        return False
     finally:
         bar.close()
-
-    return finish(experiment, store, cells, manifest, figures)
+    return all(store.cell_status(c.cell_id) is not None for c in cells)  # failed cells count: they ran
 
 
 def _import_for_finish(figures):
@@ -267,6 +324,7 @@ def finish(experiment, store, cells, manifest, figures=True):
         store.write_tables(records, summary)
         if experiment.headline:
             manifest["headline"] = experiment.headline(records)
+        manifest["tables"] = save_tables(experiment, records, store.folder / "tables")
         if figures:
             manifest["figures"] = save_figures(experiment, records, store.figures_dir,
                                                context_of(manifest["config"], store.folder))

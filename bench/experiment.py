@@ -41,6 +41,10 @@ class Experiment:
     outside optimizer's keyword arguments); `--set` accepts them, points() places them.
     identity(params) -> dict: what else defines a cell besides its parameters (the SHA-256 of an
     outside optimizer's source), folded into the cell id.
+    tuning: a bench.tuning.Tuning: the grid runs in two stages, each point's search space tuned on
+    a validation split (stage "tune", `trials` cells), then its best trial rerun with the run's seeds
+    on the test set (stage "final"); cells carry "stage" and "trial", and run() reads params["stage"].
+    tables(records) -> {name: DataFrame}: tables beyond the summary, written as <run>/tables/NAME.csv.
     shows: the parameters `plot` draws (as colour, line style, facet or axis). A figure never
     averages over a parameter it does not show: when another one varies, the harness draws one set of
     figures per value of it (bench.report.save_figures).
@@ -69,6 +73,8 @@ class Experiment:
     source: str = ""
     extra_params: Callable = None
     identity: Callable = None
+    tuning: object = None
+    tables: Callable = None
 
     def __post_init__(self):
         names = {*self.grid, *self.quick, *(k for g in self.dataset_grids.values() for k in g)} - {"seeds"}

@@ -4,6 +4,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from bench import tuning
 from bench.errors import UserError
 
 
@@ -154,15 +155,47 @@ def resolve_grid(experiment, overrides=None, dataset=None, quick=False, seeds=No
     return grid, dataset, n_seeds
 
 
-def expand(experiment, grid, dataset, n_seeds, root_seed=0):
-    """Cells in a stable order: parameter points as the experiment lays them out, then seeds. An
-    outside data set's content (its SHA-256) is part of every cell's identity, not only its name."""
+def _data_identity(dataset):
     from nncore.datasets import outside
 
-    data = {"data_sha256": outside.digest(dataset)} if outside.is_outside(dataset) else {}
-    cells = []
-    for point in experiment.expand(grid, root_seed):
-        params = {**point, "dataset": dataset}
-        for seed in range(n_seeds):
-            cells.append(Cell(experiment.name, params, seed, cell_id(experiment, params, seed, root_seed, data)))
-    return cells
+    return {"data_sha256": outside.digest(dataset)} if outside.is_outside(dataset) else {}
+
+
+def _cell(experiment, point, dataset, seed, root_seed, data):
+    params = {**point, "dataset": dataset}
+    return Cell(experiment.name, params, seed, cell_id(experiment, params, seed, root_seed, data))
+
+
+def expand(experiment, grid, dataset, n_seeds, root_seed=0):
+    """Cells in a stable order: parameter points as the experiment lays them out, then seeds. An
+    outside data set's content (its SHA-256) is part of every cell's identity, not only its name.
+    A tuned experiment's cells are its tune stage (tune_cells); the final stage follows from their results."""
+    if experiment.tuning:
+        return [cell for group in tune_cells(experiment, grid, dataset, root_seed) for cell in group]
+    data = _data_identity(dataset)
+    return [_cell(experiment, point, dataset, seed, root_seed, data)
+            for point in experiment.expand(grid, root_seed) for seed in range(n_seeds)]
+
+
+def tune_cells(experiment, grid, dataset, root_seed=0):
+    """A tuned experiment's tune stage: for each grid point, one cell (seed 0) per trial."""
+    grid, n_trials = tuning.split_trials(grid)
+    points = experiment.expand(grid, root_seed)
+    data = _data_identity(dataset)
+    return [[_cell(experiment, trial, dataset, 0, root_seed, data) for trial in group]
+            for group in tuning.tune_groups(experiment.tuning, points, n_trials, root_seed)]
+
+
+def final_cells(experiment, groups, score, dataset, n_seeds, root_seed=0):
+    """The final stage: each grid point's best trial (score(cell) -> its last validation value, None
+    when it failed) with n_seeds seeds. Returns (cells, the tune groups with no finished trial)."""
+    data = _data_identity(dataset)
+    cells, unfinished = [], []
+    for group in groups:
+        trials = [{k: v for k, v in c.params.items() if k != "dataset"} for c in group]
+        point = tuning.final_params(experiment.tuning, trials, [score(c) for c in group])
+        if point is None:
+            unfinished.append(group[0])
+            continue
+        cells += [_cell(experiment, point, dataset, seed, root_seed, data) for seed in range(n_seeds)]
+    return cells, unfinished

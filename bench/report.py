@@ -21,7 +21,8 @@ def unshown_parameters(experiment, records):
     from bench.tables import param_columns
 
     cells = records.drop_duplicates("cell_id")
-    shown = [p for p in experiment.shows if p in cells.columns]
+    tuned = experiment.tuning.shown if experiment.tuning else ()  # trials differ by design
+    shown = [p for p in (*experiment.shows, *tuned) if p in cells.columns]
     others = [p for p in param_columns(cells) if p not in shown]
     groups = [g for _, g in cells.groupby(shown, sort=False, dropna=False)] if shown else [cells]
     return [p for p in others if any(g[p].nunique(dropna=False) > 1 for g in groups)]
@@ -79,6 +80,18 @@ def save_figures(experiment, records, folder, context=None):
     return sorted(names)
 
 
+def save_tables(experiment, records, folder):
+    """Write the experiment's own tables (Experiment.tables) as CSV files in `folder`; their names."""
+    if not experiment.tables:
+        return []
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = experiment.tables(records)
+    for name, table in tables.items():
+        write_text(folder / f"{name}.csv", table.to_csv(index=False))
+    return sorted(tables)
+
+
 def rebuild(name, run="latest", results_dir=None):
     """Redraw one run's figures from its records.parquet, without training anything."""
     experiment = registry.get(name)
@@ -90,6 +103,7 @@ def rebuild(name, run="latest", results_dir=None):
         raise UserError(f"{folder} was made by version {made_by} of {name}, whose tables this version "
                         f"({experiment.version}) cannot draw: run it again with --force")
     records = store.read_records()
+    save_tables(experiment, records, folder / "tables")
     return folder, save_figures(experiment, records, store.figures_dir, context_of(config, folder))
 
 

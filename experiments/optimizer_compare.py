@@ -4,10 +4,9 @@ arguments become parameters of the grid (`--set beta1=0.95`), set only for the o
 
 import bench
 import bench.params as P
-from bench import plugins
-from bench.experiment import cartesian
-from bench.params import Float, Param
+from bench.params import Float
 from experiments.common import dataset, plot_loss_curves, plot_metric, train
+from experiments.optimizer_grid import OPTIMIZER, check, identity, make_optimizer, optimizer_args, points_over
 from nncore import MLP
 from nncore.optimizers import OPTIMIZERS
 
@@ -29,49 +28,6 @@ def run(params, rng):
 
     train(net, opt, data, rec, params["iterations"], params["batch"], rng, params["eval_every"], evaluate)
     return rec
-
-
-def make_optimizer(point):
-    """The cell's optimizer: its lr (null: the optimizer's own) and whichever of its arguments are set."""
-    spec = plugins.optimizer(point["optimizer"])
-    return plugins.make(spec, lr=point["lr"], **{k: point.get(k) for k in spec.kwargs if k != "lr"})
-
-
-def optimizer_args(grid):
-    """Every keyword argument (but lr) of the optimizers in the grid, as a parameter."""
-    extra = {}
-    for name in grid["optimizer"]:
-        for arg, default in plugins.optimizer(name).kwargs.items():
-            if arg != "lr" and arg not in grid:
-                extra.setdefault(arg, plugins.param_for(arg, default))
-    return extra
-
-
-def points(grid, seed):
-    """The cartesian product of the declared grid; an optimizer argument multiplies only the cells of
-    the optimizers that take it, and appears in a cell only when it is set."""
-    base = {k: v for k, v in grid.items() if k in GRID}
-    extra = {k: v for k, v in grid.items() if k not in GRID}
-    out = []
-    for point in cartesian(base):
-        own = {k: v for k, v in extra.items() if k in plugins.optimizer(point["optimizer"]).kwargs}
-        for args in cartesian(own):
-            out.append({**point, **{k: v for k, v in args.items() if v is not None}})
-    return out
-
-
-def identity(params):
-    spec = plugins.optimizer(params["optimizer"])
-    return {} if spec.builtin else {"optimizer_sha256": spec.digest}
-
-
-def check(grid):
-    """Every optimizer resolves, and takes the arguments the grid gives it (made once with each)."""
-    for point in points(grid, 0):
-        try:
-            make_optimizer(point)
-        except ValueError as e:
-            raise bench.UserError(f"bad optimizer setting: {e}") from None
 
 
 def plot(records):
@@ -99,11 +55,11 @@ EXPERIMENT = bench.Experiment(
     plot=plot,
     shows=("optimizer",),
     grid=GRID,
-    points=points,
+    points=points_over(GRID),
     extra_params=optimizer_args,
     identity=identity,
     check=check,
-    params={"optimizer": Param("str", "optimizer: " + ", ".join(OPTIMIZERS) + ", a plugin's name, or module:attr"),
+    params={"optimizer": OPTIMIZER,
             "lr": Float("learning rate (null: the optimizer's default, the book's)", 0, low_open=True, nullable=True),
             "hidden": P.WIDTHS, "batch": P.BATCH, "iterations": P.ITERATIONS, "eval_every": P.EVAL_EVERY,
             "dtype": P.DTYPE},

@@ -1,12 +1,11 @@
 import gzip
 import hashlib
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-
-from dataclasses import replace
 
 from nncore.datasets import IMAGE_SPECS, write_idx
 from nncore.datasets.idx import content_digest

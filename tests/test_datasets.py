@@ -6,8 +6,8 @@ import pytest
 import nncore
 from nncore.datasets import DatasetError, load, mnist, prepared
 from nncore.datasets.download import download, file_digest
-from nncore.datasets.mnist import FILES
 from nncore.datasets.idx import content_digest
+from nncore.datasets.mnist import FILES
 from tests.conftest import stand_in_for, tiny_idx_files
 from tests.helpers import needs_fashion
 
