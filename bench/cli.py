@@ -11,6 +11,7 @@ from bench.grid import expand, resolve_grid, values_text
 from bench.provenance import nnbench_version
 from bench.report import failed_cells, html_report, rebuild
 from bench.store import RunStore, results_root
+from bench.tuning import split_trials
 
 EXAMPLES = """examples:
   python -m bench list
@@ -107,8 +108,11 @@ def cmd_show(args):
     if exp.source:
         print(f"reproduces: {exp.source}")
     own = f", or your own {'/'.join(exp.accepts)} data (npz:PATH, idx:DIR)" if exp.accepts else ""
+    cells = len(expand(exp, grid, dataset, seeds))
+    if exp.tuning:  # one final setting per tuned point, with the run's seeds
+        cells = f"{cells} to tune, then {cells // split_trials(grid)[1] * seeds} final"
     print(f"data sets: {', '.join(exp.datasets)}{own} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
-          f"cells: {len(expand(exp, grid, dataset, seeds))}")
+          f"cells: {cells}")
     rows = [("parameter", "default", "quick", "allowed", "meaning")]
     for name, param in exp.params.items():
         default = grid.get(name)

@@ -239,17 +239,23 @@ def _tuning(tune, problems, optimizers, colors):
 
 
 def _curves(records, problems, colors):
-    fig, axes = _panels(len(problems))
+    """Validation accuracy (with the target that the profiles time) over test accuracy, per problem."""
+    fig, axes = figure(2, len(problems), width=3.6 * len(problems) + 1, height=6.6, sharex="col")
     final = records[records[STAGE] == FINAL]
     labels = {str(k): _label(k) for k in colors}
-    for ax, problem in zip(axes, problems):
+    for column, problem in enumerate(problems):
         mine = final[final["problem"] == problem]
-        if len(mine):
-            plot_metric(ax, mine, "test_acc", "optimizer", labels, colors=colors)
-        ax.axhline(target(problem, records["dataset"].iloc[0]), color="0.6", linestyle=":", linewidth=1)
-        ax.set_title(PROBLEMS[problem].title, fontsize=9)
-        ax.set_xlabel("steps")
-    axes[0].set_ylabel("test accuracy (final stage; dotted: validation target)")
-    axes[0].legend(fontsize=7)
-    fig.suptitle("learning curves of each optimizer's best trial")
+        for row, metric in enumerate(("val_acc", "test_acc")):
+            ax = axes[row, column]
+            if len(mine):
+                plot_metric(ax, mine, metric, "optimizer", labels, colors=colors)
+            if metric == "val_acc":
+                ax.axhline(target(problem, records["dataset"].iloc[0]), color="0.4", linestyle=":", linewidth=1)
+                ax.set_title(PROBLEMS[problem].title, fontsize=9)
+            else:
+                ax.set_xlabel("steps")
+    axes[0, 0].set_ylabel("validation accuracy (dotted: target)")
+    axes[1, 0].set_ylabel("test accuracy")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("learning curves of each optimizer's chosen setting (final stage)")
     return fig
