@@ -7,9 +7,10 @@ import sys
 from bench import api, registry
 from bench.compare import ALPHA, MIN_EFFECT
 from bench.errors import UserError
+from bench.explorer import write_page
 from bench.grid import expand, resolve_grid, values_text
 from bench.provenance import nnbench_version
-from bench.report import failed_cells, html_report, rebuild
+from bench.report import failed_cells, rebuild
 from bench.store import RunStore, results_root
 from bench.tuning import split_trials
 
@@ -67,10 +68,12 @@ def build_parser():
 
     rep = sub.add_parser("report", help="rebuild figures from stored tables; --html for one page")
     rep.add_argument("name", nargs="?", help="experiment name")
-    rep.add_argument("--run", default="latest", help="run folder name (default: latest); with --html, the run "
-                     "shown for each experiment that has it")
+    rep.add_argument("--run", default="latest", help="run folder name (default: latest); with --html, only the "
+                     "runs of this name (default: every run)")
+    rep.add_argument("--experiment", help="with --html: only this experiment's runs")
     rep.add_argument("--all", action="store_true", help="every experiment with a stored run")
-    rep.add_argument("--html", action="store_true", help="write results/report.html")
+    rep.add_argument("--html", action="store_true", help="write results/report.html: one self-contained interactive "
+                     "page of every run (curves, comparisons, manifests) that opens offline")
     rep.add_argument("--results", help="results folder")
 
     c = sub.add_parser("compare", help="per-metric differences of two runs: Welch tests, Benjamini-Hochberg "
@@ -167,7 +170,10 @@ def cmd_report(args):
     if args.run != "latest":
         api.check_run_name(args.run)
     if args.html:
-        print(html_report(args.results, [args.name] if args.name else None, args.run))
+        names = [n for n in (args.name, args.experiment) if n]
+        for name in names:
+            registry.get(name)
+        print(write_page(args.results, names or None, None if args.run == "latest" else args.run))
         return 0
     if args.all:
         root = results_root(args.results)

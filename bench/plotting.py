@@ -90,9 +90,11 @@ def mean_ci(records, metric, by, x="step", smooth=None):
         rank = [first.get(k, len(first)) for k in zip(*(out[c] for c in by))]
         order = np.lexsort((out[x].to_numpy(), rank))
         out, values = out.iloc[order].reset_index(drop=True), values[order]
-    out.insert(len(by) + 1, "n", np.isfinite(values).sum(axis=1))
-    with np.errstate(invalid="ignore"):
-        out.insert(len(by) + 1, "mean", np.nanmean(values, axis=1) if values.size else np.nan)
+    n = np.isfinite(values).sum(axis=1)
+    mean = np.full(len(out), np.nan)
+    mean[n > 0] = np.nanmean(values[n > 0], axis=1)  # a step where every seed diverged has no mean
+    out.insert(len(by) + 1, "n", n)
+    out.insert(len(by) + 1, "mean", mean)
     low = np.full(len(out), np.nan)
     high = low.copy()
     banded = out["n"].to_numpy() >= BAND_MIN_SEEDS

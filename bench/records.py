@@ -7,7 +7,8 @@ COLUMNS = ["step", "epoch", "metric", "value"]
 # (bench.tables): a grid parameter may take none of their names, nor "dataset", which the harness sets.
 CELL_COLUMNS = ["experiment", "cell_id", "seed"]
 SUMMARY_COLUMNS = ["mean", "std", "ci95_boot_low", "ci95_boot_high", "min", "max", "n", "n_diverged"]
-RESERVED_NAMES = {*CELL_COLUMNS, "dataset", "stage", *COLUMNS, *SUMMARY_COLUMNS}  # stage: bench.tuning
+TUNING_COLUMNS = ["stage", "trial"]  # a tuned experiment's cells (bench.tuning)
+RESERVED_NAMES = {*CELL_COLUMNS, "dataset", *TUNING_COLUMNS, *COLUMNS, *SUMMARY_COLUMNS}
 
 
 class Diverged(Exception):

@@ -1,8 +1,5 @@
-"""Figures rebuilt from stored tables, and one self-contained HTML page of every experiment."""
+"""Figures and tables rebuilt from stored records (the interactive page is bench.explorer)."""
 
-import base64
-import html
-import io
 import re
 from pathlib import Path
 
@@ -115,50 +112,3 @@ def failed_cells(manifest):
 
 def context_of(config, folder):
     return {"run": config.get("run", Path(folder).name), "quick": bool(config.get("quick"))}
-
-
-def _png_data(path):
-    return base64.b64encode(Path(path).read_bytes()).decode()
-
-
-def html_report(results_dir=None, names=None, run="latest"):
-    """Write results/report.html: each experiment's run `run` (default its latest), figures inline,
-    summary table; quick runs are marked as such."""
-    root = results_root(results_dir)
-    marker = "latest" if run == "latest" else run
-    names = names or [n for n in registry.all_experiments() if (root / n / marker).exists()]
-    if not names:
-        raise UserError(f"no runs{'' if run == 'latest' else f' named {run!r}'} under {root}: run an experiment "
-                        "first (`python -m bench run NAME`)")
-    sections = []
-    for name in names:
-        experiment = registry.get(name)
-        folder = resolve_run_dir(root, name, run)
-        store = RunStore(folder)
-        summary = store.read_summary()
-        manifest = store.read_manifest()
-        imgs = "".join(
-            f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,{_png_data(p)}">'
-            f"<figcaption>{html.escape(p.stem)}</figcaption></figure>"
-            for p in sorted(store.figures_dir.glob("*.png")))
-        buf = io.StringIO()
-        summary.to_html(buf, index=False, float_format=lambda v: f"{v:.4g}", border=0)
-        config = manifest["config"]
-        quick = " <span class=quick>quick run (reduced settings)</span>" if config.get("quick") else ""
-        sections.append(
-            f"<section><h2>{html.escape(name)}{quick}</h2><p>{html.escape(experiment.description)}</p>"
-            f"<p class=meta>run <code>{html.escape(str(folder))}</code> · dataset {html.escape(config['dataset'])}"
-            f" · seeds {config['seeds']} · code {html.escape(str(manifest.get('code_version')))}"
-            f" · finished {html.escape(str(manifest.get('finished')))}</p>"
-            f"<p><b>{html.escape(manifest.get('headline') or '')}</b></p>{imgs}"
-            f"<details><summary>summary table</summary>{buf.getvalue()}</details></section>")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>nnbench report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-img{{max-width:100%}}figure{{margin:1em 0}}figcaption{{color:#666;font-size:.85em}}
-table{{border-collapse:collapse;font-size:.8em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}
-.meta{{color:#666;font-size:.85em}}section{{border-top:1px solid #ccc;margin-top:2em}}
-.quick{{font-size:.6em;background:#fde68a;padding:2px 6px;border-radius:4px}}</style></head>
-<body><h1>nnbench report</h1>{''.join(sections)}</body></html>"""
-    path = root / "report.html"
-    write_text(path, page)
-    return path

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.errors import UserError
+from bench.records import TUNING_COLUMNS
 
-STAGE, TRIAL = "stage", "trial"  # the columns the harness adds to a tuned experiment's cells
+STAGE, TRIAL = TUNING_COLUMNS  # the columns the harness adds to a tuned experiment's cells
 TUNE, FINAL = "tune", "final"
 TRIALS = "trials"  # the grid parameter holding the number of trials: not a cell parameter
 

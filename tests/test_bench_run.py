@@ -13,7 +13,7 @@ import bench
 from bench import registry
 from bench.atomic import atomic_path
 from bench.compare import compare_summaries
-from bench.records import RESERVED_NAMES, SUMMARY_COLUMNS
+from bench.records import RESERVED_NAMES, SUMMARY_COLUMNS, TUNING_COLUMNS
 from tests.helpers import bench_cmd, cli_env, run_cli, wait_for_cells
 from tests.toy_experiment import EXPERIMENT as TOY
 
@@ -43,7 +43,8 @@ def test_tidy_tables_summary_and_manifest(tmp_path):
     # The names Experiment refuses as parameters are exactly the tables' own columns.
     assert list(result.summary.columns) == ["lr", "hidden", "steps", "mode", "sleep", "dataset", "metric",
                                             *SUMMARY_COLUMNS]
-    assert RESERVED_NAMES == {*r.columns, *result.summary.columns} - set(TOY.grid)
+    # ... and the two a tuned experiment's tables add (tests/test_optimizer_benchmark.py).
+    assert RESERVED_NAMES == {*r.columns, *result.summary.columns, *TUNING_COLUMNS} - set(TOY.grid)
     assert set(r["metric"]) == {"loss", "accuracy"} and r.groupby("cell_id").size().eq(31).all()
     s = result.summary
     acc = s[(s["metric"] == "accuracy") & (s["lr"] == 0.5)].iloc[0]
@@ -183,7 +184,7 @@ def test_list_report_html_and_compare(tmp_path):
     assert rep.returncode == 0 and (figures / "loss.png").stat().st_size > 1000 and (figures / "loss.svg").exists()
     html = run_cli("report", "--html", cwd=tmp_path)
     page = (tmp_path / "results/report.html").read_text()
-    assert html.returncode == 0 and "data:image/png;base64," in page and "<table" in page
+    assert html.returncode == 0 and 'id="nnbench-data"' in page and "toy/moons-quick/figures/loss.png" in page
     assert run_cli("run", "toy", "--quick", "--run", "other", "--root-seed", "3", cwd=tmp_path).returncode == 0
     cmp = run_cli("compare", "toy/moons-quick", "toy/other", "--fail-on-regression", cwd=tmp_path)
     # One seed a side: nothing can be called significant, whatever the numbers.
@@ -221,14 +222,15 @@ def test_a_grid_that_would_drop_stored_cells_is_refused(tmp_path):
     assert forced.returncode == 0 and records(tmp_path / "results/toy/moons")["cell_id"].nunique() == 2
 
 
-def test_html_report_shows_the_named_run_and_marks_quick_runs(tmp_path):
+def test_html_report_covers_every_run_and_marks_quick_runs(tmp_path):
+    from tests.test_explorer import data_of
+
     assert run_cli("run", "toy", "--quick", "--run", "first", cwd=tmp_path).returncode == 0
     assert run_cli("run", "toy", "--seeds", "1", "--run", "second", cwd=tmp_path).returncode == 0
-    page = tmp_path / "results/report.html"
-    assert run_cli("report", "--html", "toy", "--run", "first", cwd=tmp_path).returncode == 0
-    assert "toy/first" in page.read_text() and "quick run (reduced settings)" in page.read_text()
-    assert run_cli("report", "--html", "toy", cwd=tmp_path).returncode == 0  # latest: second, not quick
-    assert "toy/second" in page.read_text() and "quick run" not in page.read_text()
+    assert run_cli("report", "--html", cwd=tmp_path).returncode == 0
+    (toy,) = data_of((tmp_path / "results/report.html").read_text())["experiments"]
+    quick = {r["name"]: r["manifest"]["fields"]["quick"] for r in toy["runs"]}
+    assert quick == {"first": True, "second": False}
 
 
 def test_runs_lists_every_run_with_what_differs_from_the_defaults(tmp_path):
