@@ -27,6 +27,7 @@ from bench.report import context_of, save_figures, save_tables
 from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
 from bench.tuning import FINAL, STAGE
+from nncore.datasets import fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -192,6 +193,7 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
                    "blas_threads": blas_threads, "run": store.folder.name,
                    "parallel": (parallel_config or {}).get("backend", "loky" if jobs > 1 else "in-process")},
         "code_version": code_version(),
+        "data": fingerprint(identity["dataset"]),
         "plugins": plugins.loaded(),
         "packages": package_versions(),
         "machine": machine(),

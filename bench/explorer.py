@@ -86,7 +86,9 @@ def manifest_view(manifest):
                "message": str(s.get("message", ""))}
               for s in manifest.get("cells", {}).values() if s.get("status") == "failed"]
     return {"settings": {k: json.dumps(v, default=str) for k, v in config.get("grid", {}).items()},
-            "fields": {"data set": config.get("dataset"), "seeds": config.get("seeds"),
+            "fields": {"data set": config.get("dataset"),
+                       "data set content": json.dumps(manifest.get("data", "not recorded"), default=str),
+                       "seeds": config.get("seeds"),
                        "quick": bool(config.get("quick")), "root seed": config.get("root_seed"),
                        "experiment version": config.get("version"), "parallel": config.get("parallel"),
                        "code": manifest.get("code_version"), "started": manifest.get("started"),
@@ -112,7 +114,8 @@ def _comparisons(runs, summaries, directions):
                 out[f"{a}\n{b}"] = {"error": str(e)}
                 continue
             table = comparison.table
-            keys = [c for c in table.columns if c not in COMPARE_COLUMNS and c != "metric"]
+            keys = [c for c in table.columns if c not in COMPARE_COLUMNS and c != "metric"
+                    and table[c].astype(str).nunique() > 1]  # the settings tell rows apart by these
             rows = []
             for r in table.to_dict("records"):
                 mark = "regression" if r["regression"] else ("significant" if r["significant"] else "no difference")

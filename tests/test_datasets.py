@@ -198,3 +198,13 @@ def test_fashion_mnist_end_to_end_learns():
         idx = rng.choice(60000, 128)
         opt.update(net.params, net.gradient(d.x_train[idx], d.t_train[idx])[1])
     assert net.accuracy(d.x_test, d.t_test) > 0.75
+
+
+def test_fingerprint_names_the_content(tmp_path):
+    from nncore.datasets import fingerprint, outside
+
+    assert fingerprint("mnist")["sha256"]["t10k-labels-idx1-ubyte"] == mnist.MNIST.contents[3]
+    np.savez(tmp_path / "d.npz", x_train=np.eye(4), t_train=[0, 1, 0, 1], x_test=np.eye(4), t_test=[1, 0, 1, 0])
+    name = f"npz:{tmp_path / 'd.npz'}"
+    assert fingerprint(name) == {"sha256": outside.digest(name)} and len(outside.digest(name)) == 64
+    assert fingerprint("moons")["source"].startswith("scikit-learn ")

@@ -51,6 +51,20 @@ def _arrays(name, normalize, dtype, data_dir, allow_download, verify, params):
     return (*prepared.convert(raw, dtype, scale if normalize else None), None, None)
 
 
+def fingerprint(name):
+    """What identifies a data set's content, for a run's record: the published SHA-256 of an image
+    set's files (which every load checks), an outside set's own SHA-256, or what generates it."""
+    if name in IMAGE_SPECS:
+        return {"sha256": dict(zip((f.removesuffix(".gz") for f in mnist.FILES), IMAGE_SPECS[name].contents))}
+    if outside.is_outside(name):
+        return {"sha256": outside.digest(name)}
+    if name == "xor":
+        return {"source": "the four XOR points"}
+    import sklearn
+
+    return {"source": f"scikit-learn {sklearn.__version__}"}
+
+
 def one_hot(t, n_classes, dtype=np.float64):
     out = np.zeros((t.size, n_classes), dtype=dtype)
     out[np.arange(t.size), t] = 1
@@ -95,4 +109,4 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     return Dataset(name, x_train, t_train, x_test, t_test, n_classes, x_val, t_val)
 
 
-__all__ = ["Dataset", "DatasetError", "NAMES", "load", "one_hot", "read_idx", "write_idx"]
+__all__ = ["Dataset", "DatasetError", "NAMES", "fingerprint", "load", "one_hot", "read_idx", "write_idx"]
