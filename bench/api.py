@@ -207,7 +207,7 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
 
     stage = " (tune stage)" if experiment.tuning else ""
     run = dict(jobs=jobs, root_seed=root_seed, blas_threads=blas_threads, parallel_config=parallel_config,
-               fail_fast=fail_fast, progress=progress, figures=figures, log=log)
+               backend=manifest["config"]["parallel"], fail_fast=fail_fast, progress=progress, figures=figures, log=log)
     complete = _run_cells(store, experiment, cells, pending, f"{name}{stage}", **run)
     if experiment.tuning:
         if complete:
@@ -256,8 +256,8 @@ def _final_stage(store, experiment, grid, dataset, n_seeds, root_seed, log):
     return final
 
 
-def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_threads, parallel_config, fail_fast,
-               progress, figures, log):
+def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_threads, parallel_config, backend,
+               fail_fast, progress, figures, log):
     """Run the pending cells of one stage, storing each as it finishes; True when every cell has run
     (ok, diverged or failed), False when the run stopped early."""
     skipped = len(cells) - len(pending)
@@ -277,7 +277,6 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
         if result.status["status"] == "failed" and fail_fast:
             raise FailFast()
 
-    parallel = (parallel_config or {}).get("backend", "loky" if jobs != 1 else "in-process")
     try:
         execute(experiment, pending, on_result, jobs=jobs, root_seed=root_seed, blas_threads=blas_threads,
                 parallel_config=parallel_config, while_waiting=lambda: _import_for_finish(figures))
@@ -289,7 +288,7 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
     except Exception as e:  # the pool or cluster broke (a worker killed too often, the scheduler lost)
         done = sum(store.is_done(c.cell_id) for c in cells)
         reason = (str(e).strip().splitlines() or [""])[0][:200]
-        log(f"the {parallel} backend stopped ({type(e).__name__}: {reason}); {done} of "
+        log(f"the {backend} backend stopped ({type(e).__name__}: {reason}); {done} of "
             f"{len(cells)} cells are stored: run the same command again to resume")
         return False
     finally:

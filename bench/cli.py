@@ -173,7 +173,10 @@ def cmd_report(args):
         names = [n for n in (args.name, args.experiment) if n]
         for name in names:
             registry.get(name)
-        print(write_page(args.results, names or None, None if args.run == "latest" else args.run))
+        path, damaged = write_page(args.results, names or None, None if args.run == "latest" else args.run)
+        for problem in damaged:
+            print(f"skipped a damaged run: {problem}", file=sys.stderr)
+        print(path)
         return 0
     if args.all:
         root = results_root(args.results)

@@ -161,12 +161,15 @@ def collect(root, names=None, run=None):
             experiment = known[folder.name]
             experiments.append({"name": folder.name, "description": experiment.description, "runs": runs,
                                 "compare": _comparisons(list(summaries), summaries, experiment.metrics)})
+    damaged = [r["error"] for e in experiments for r in e["runs"] if "error" in r]
+    if experiments and len(damaged) == sum(len(e["runs"]) for e in experiments):
+        raise UserError(damaged[0] + (f" (and {len(damaged) - 1} more damaged runs)" if len(damaged) > 1 else ""))
     if not experiments:
         selected = f" of {', '.join(names)}" if names else ""
         named = f" named {run!r}" if run else ""
         raise UserError(f"no runs{selected}{named} under {root}: run an experiment first (`python -m bench run NAME`)")
     return {"generated": time.strftime("%Y-%m-%d %H:%M:%S %z"), "nnbench": nnbench_version(),
-            "experiments": experiments}
+            "experiments": experiments, "damaged": damaged}
 
 
 def _script_json(data):
@@ -176,7 +179,8 @@ def _script_json(data):
 
 
 def write_page(results_dir=None, names=None, run=None):
-    """Write <results>/report.html and return its path."""
+    """Write <results>/report.html; return its path and what is wrong with each run it could not read
+    (such a run is listed in the page with its problem; when every run is damaged, a UserError)."""
     import vl_convert
 
     root = results_root(results_dir)
@@ -187,4 +191,4 @@ def write_page(results_dir=None, names=None, run=None):
     page = head + vl_convert.javascript_bundle().replace("</script", "<\\/script") + middle + _script_json(data) + tail
     path = root / "report.html"
     write_text(path, page)
-    return path
+    return path, data["damaged"]

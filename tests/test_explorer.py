@@ -97,6 +97,12 @@ def test_cli_selects_and_refuses(results, tmp_path):
     assert unknown.returncode == 2 and "unknown experiment 'nope'" in unknown.stderr
     none = run_cli("report", "--html", "--run", "absent", cwd=tmp_path)
     assert none.returncode == 2 and "no runs named 'absent'" in none.stderr
+    # One damaged run among good ones: the page is written, the run listed with its problem.
+    (tmp_path / "results/toy/slow/summary.parquet").write_bytes(b"")
+    partly = run_cli("report", "--html", cwd=tmp_path)
+    assert partly.returncode == 0 and "skipped a damaged run:" in partly.stderr and "cannot read" in partly.stderr
+    (toy,) = data_of((tmp_path / "results/report.html").read_text())["experiments"]
+    assert "cannot read its tables" in next(r for r in toy["runs"] if r["name"] == "slow")["error"]
 
 
 # -- in a real browser ----------------------------------------------------------------------------------

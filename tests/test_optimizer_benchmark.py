@@ -210,20 +210,24 @@ def test_every_optimizer_has_a_space_within_its_arguments():
 
 def test_per_problem_table_and_scores_from_fixed_records():
     """Two optimizers on one problem, two seeds: the table's numbers are the records' own."""
+    goal = ob.target("mlp", "fashion_mnist")
     rows = []
-    for opt, accs in (("sgd", (0.82, 0.84)), ("adam", (0.90, 0.88))):
-        for seed, acc in enumerate(accs):
+    # Validation at steps 100 and 200: adam reaches the target at 100 (seed 0) and 200 (seed 1), sgd never.
+    for opt, vals, tests in (("sgd", ((-0.05, -0.03), (-0.04, -0.02)), (0.82, 0.84)),
+                             ("adam", ((0.01, 0.02), (-0.01, 0.02)), (0.90, 0.88))):
+        for seed, (offsets, test) in enumerate(zip(vals, tests)):
             cell = f"{opt}{seed}"
-            for step, val in ((100, acc - 0.05), (200, acc)):
-                rows += [(cell, seed, opt, FINAL, 1, step, "val_acc", val), (cell, seed, opt, FINAL, 1, step,
-                                                                             "train_seconds", step / 100)]
-            rows.append((cell, seed, opt, FINAL, 1, 200, "test_acc", acc))
+            for step, offset in zip((100, 200), offsets):
+                rows += [(cell, seed, opt, FINAL, 1, step, "val_acc", goal + offset),
+                         (cell, seed, opt, FINAL, 1, step, "train_seconds", step / 100)]
+            rows.append((cell, seed, opt, FINAL, 1, 200, "test_acc", test))
         rows.append((f"{opt}t", 0, opt, TUNE, 1, 200, "val_acc", 0.8))
     records = pd.DataFrame(rows, columns=["cell_id", "seed", "optimizer", STAGE, TRIAL, "step", "metric", "value"])
-    records = records.assign(problem="mlp", dataset="fashion_mnist", lr=0.1)  # target 0.85
+    records = records.assign(problem="mlp", dataset="fashion_mnist", lr=0.1)
     table = per_problem(records).set_index("optimizer")
     assert table.loc["adam", "test_acc"] == pytest.approx(0.89) and table.loc["sgd", "reached"] == "0/2"
     assert table.loc["adam", "reached"] == "2/2" and table.loc["adam", "median_steps_to_target"] == 150
+    assert table.loc["adam", "median_seconds_to_target"] == 1.5
     assert table.loc["adam", "ci95_boot_low"] >= 0.88 and table.loc["adam", "ci95_boot_high"] <= 0.90
     scores = normalised(final_runs(records)).set_index("cell_id")["score"]
     assert scores["adam0"] == pytest.approx((0.90 - 0.1) / 0.9)
