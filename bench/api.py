@@ -181,6 +181,10 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
         raise UserError(f"{store.folder} holds {len(others)} cells that this grid does not (another --set, "
                         "--seeds or --quick): give this grid its own folder with --run NAME, or add --force to "
                         "discard them")
+    if not force and not experiment.tuning and store.up_to_date([c.cell_id for c in cells], figures):
+        log(f"{name}: all {len(cells)} cells done and unchanged since the tables were built: nothing to do "
+            f"-> {store.folder}")
+        return load(name, store.folder)
     _discard_damaged(store, cells, log)
     previous = store.read_manifest(damaged_ok=force) or {}
     pending = [c for c in cells if not store.is_done(c.cell_id)]
@@ -206,8 +210,10 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
     store.point_latest()
 
     stage = " (tune stage)" if experiment.tuning else ""
+    fresh = {}  # cell id -> the records of each cell run now: finish need not read them back
     run = dict(jobs=jobs, root_seed=root_seed, blas_threads=blas_threads, parallel_config=parallel_config,
-               backend=manifest["config"]["parallel"], fail_fast=fail_fast, progress=progress, figures=figures, log=log)
+               backend=manifest["config"]["parallel"], fail_fast=fail_fast, progress=progress, figures=figures,
+               log=log, fresh=fresh)
     complete = _run_cells(store, experiment, cells, pending, f"{name}{stage}", **run)
     if experiment.tuning:
         if complete:
@@ -218,7 +224,7 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
             cells = cells + final
         else:
             log(f"{name}: the final stage waits for the tune stage; run the same command again to finish it")
-    return finish(experiment, store, cells, manifest, figures)
+    return finish(experiment, store, cells, manifest, figures, fresh)
 
 
 def _discard_damaged(store, cells, log):
@@ -257,9 +263,9 @@ def _final_stage(store, experiment, grid, dataset, n_seeds, root_seed, log):
 
 
 def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_threads, parallel_config, backend,
-               fail_fast, progress, figures, log):
-    """Run the pending cells of one stage, storing each as it finishes; True when every cell has run
-    (ok, diverged or failed), False when the run stopped early."""
+               fail_fast, progress, figures, log, fresh):
+    """Run the pending cells of one stage, storing each as it finishes (and keeping its records in
+    `fresh`); True when every cell has run (ok, diverged or failed), False when the run stopped early."""
     skipped = len(cells) - len(pending)
     note = f"{label}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
     if experiment.run_alone and pending:
@@ -271,6 +277,8 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
 
     def on_result(result):
         store.write_cell(result.cell.cell_id, result.records, result.status, result.artifacts)
+        if result.status["status"] != "failed":
+            fresh[result.cell.cell_id] = result.records
         bar.update()
         if result.status["status"] != "ok":
             log(f"cell {describe(result.cell)} {result.status['status']}: {result.status.get('message')}")
@@ -305,8 +313,10 @@ def _import_for_finish(figures):
         importlib.import_module(module)
 
 
-def finish(experiment, store, cells, manifest, figures=True):
-    """Combine the finished cells of this grid into the run's tables, figures and manifest."""
+def finish(experiment, store, cells, manifest, figures=True, fresh=None):
+    """Combine the finished cells of this grid into the run's tables, figures and manifest; `fresh`
+    holds the records of cells run just now, the others are read from the folder."""
+    fresh = fresh or {}
     import pandas as pd
 
     from bench.tables import combine, summarize
@@ -316,7 +326,7 @@ def finish(experiment, store, cells, manifest, figures=True):
         status = store.cell_status(cell.cell_id)
         statuses[cell.cell_id] = status or {"status": "pending", "seed": cell.seed, "params": cell.params}
         if status and status["status"] != "failed":
-            parts.append(store.read_cell(cell.cell_id))
+            parts.append(fresh[cell.cell_id] if cell.cell_id in fresh else store.read_cell(cell.cell_id))
     manifest["cells"] = statuses
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if parts:
@@ -332,6 +342,8 @@ def finish(experiment, store, cells, manifest, figures=True):
     else:
         records = summary = pd.DataFrame()
     store.write_manifest(manifest)
+    if parts:
+        store.write_index(manifest)
     return RunResult(records, summary, store.folder, manifest)
 
 

@@ -22,8 +22,6 @@ def bootstrap_interval(values, level=LEVEL, n_resamples=N_RESAMPLES, seed=0):
     """Percentile-bootstrap interval of each row's mean. `values` is 2-D (rows, samples) with NaN
     where a row has fewer samples; rows with under two values get NaN. Deterministic: the resampling
     is seeded, and each row's values are sorted first so their order does not matter."""
-    from scipy import stats
-
     values = np.atleast_2d(np.asarray(values, dtype=float))
     low = np.full(len(values), np.nan)
     high = np.full(len(values), np.nan)
@@ -34,6 +32,8 @@ def bootstrap_interval(values, level=LEVEL, n_resamples=N_RESAMPLES, seed=0):
         spread = data[:, -1] > data[:, 0]
         low[rows[~spread]] = high[rows[~spread]] = data[~spread, 0]  # every seed agrees
         if spread.any():
+            from scipy import stats  # a second, often: imported only when there is a spread to resample
+
             data = data[spread]
             batch = max(1, _CHUNK // (len(data) * n))
             res = stats.bootstrap((data,), np.mean, axis=-1, vectorized=True, method="percentile",

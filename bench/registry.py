@@ -50,6 +50,8 @@ def _discover():
     import experiments
 
     for m in pkgutil.iter_modules(experiments.__path__):
+        if m.name.startswith("_"):  # an experiment's private helpers (its figures and tables): not imported here
+            continue
         module = importlib.import_module(f"experiments.{m.name}")
         if hasattr(module, "EXPERIMENT"):
             register(module.EXPERIMENT, "built-in")

@@ -18,11 +18,12 @@ def _tabled(result):
 
 
 def pool_size(n_cells, cores):
-    """Worker processes when the user names none: one per core, except for a grid of more cells than
-    cores but fewer than two rounds, which gets one worker per cell. Three equal cells on two cores
-    then share the cores and all end at 1.5x one cell's time, where two rounds would take 2x with a
-    core idle in the second. Cells are single-threaded, so sharing changes no result."""
-    return n_cells if cores < n_cells < 2 * cores else cores
+    """Worker processes when the user names none: one per core, but never more than cells (one cell
+    runs in this process, without starting a pool), and one per cell for a grid of more cells than
+    cores but fewer than two rounds. Three equal cells on two cores then share the cores and all end at
+    1.5x one cell's time, where two rounds would take 2x with a core idle in the second. Cells are
+    single-threaded, so sharing changes no result."""
+    return max(1, n_cells) if n_cells < 2 * cores else cores
 
 
 class FailFast(Exception):

@@ -13,6 +13,8 @@ from nncore.datasets.download import file_digest
 
 # What must match for a run folder to be resumed rather than refused.
 IDENTITY = ("experiment", "version", "dataset", "root_seed")
+INDEX = "index.json"
+INDEXED = ("records.parquet", "summary.parquet", "manifest.json")
 
 
 def _read_parquet(path):
@@ -199,6 +201,37 @@ class RunStore:
 
     def read_cell(self, cell_id):
         return _read_parquet(self.cells_dir / f"{cell_id}.parquet")
+
+    # -- the index: what the tables were built from ---------------------------------------------
+    def _stats(self, cell_ids):
+        """Each cell's status file as it is (size, modification time), and the combined files'."""
+        def stat(path):
+            st = os.stat(path)
+            return [st.st_size, st.st_mtime_ns]
+
+        return ({c: stat(self.cells_dir / f"{c}.json") for c in cell_ids},
+                {n: stat(self.folder / n) for n in INDEXED})
+
+    def write_index(self, manifest):
+        """Record the cells the tables and figures were just built from (after the manifest is written):
+        a rerun that finds every one of them, and the tables, exactly as recorded has nothing to do."""
+        if not all(s["status"] in ("ok", "diverged") for s in manifest["cells"].values()):
+            (self.folder / INDEX).unlink(missing_ok=True)  # cells to retry or run: a rerun has work to do
+            return
+        cells, tables = self._stats(manifest["cells"])
+        write_text(self.folder / INDEX, json.dumps({"cells": cells, "tables": tables,
+                                                    "figures": "figures" in manifest}))
+
+    def up_to_date(self, cell_ids, figures):
+        """True when the tables hold exactly these cells, all done, and nothing stored has changed since
+        they were built: checked by file sizes and times, without reading a cell."""
+        try:
+            index = json.loads((self.folder / INDEX).read_text())
+            if (figures and not index["figures"]) or set(index["cells"]) != set(cell_ids):
+                return False
+            return self._stats(index["cells"]) == (index["cells"], index["tables"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     # -- combined tables ------------------------------------------------------------------------
     def write_tables(self, records, summary):

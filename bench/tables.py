@@ -18,15 +18,17 @@ def cell_records(cell, records, used=None):
     experiment returned) behind its identity and parameters as leading columns; a parameter the cell
     reported using (Recorder.use) shows that value."""
     if isinstance(records, pd.DataFrame):
-        df = records[COLUMNS].copy()
+        columns = {c: records[c].to_numpy() for c in COLUMNS}
     else:
-        df = pd.DataFrame(list(records), columns=COLUMNS).astype(
-            {"step": "int64", "epoch": "float64", "metric": "object", "value": "float64"})
+        rows = list(records)
+        step, epoch, metric, value = zip(*rows) if rows else ((), (), (), ())
+        columns = {"step": np.array(step, dtype=np.int64), "epoch": np.array(epoch, dtype=np.float64),
+                   "metric": np.array(metric, dtype=object), "value": np.array(value, dtype=np.float64)}
     lead = {"experiment": cell.experiment, "cell_id": cell.cell_id, "seed": cell.seed}
     lead.update({k: _cell_value(v) for k, v in {**cell.params, **(used or {})}.items()})
-    for i, (k, v) in enumerate(lead.items()):
-        df.insert(i, k, [v] * len(df))
-    return df
+    n = len(columns["step"])
+    # One construction (a DataFrame.insert per column costs more than the cell's own rows).
+    return pd.DataFrame({**{k: [v] * n for k, v in lead.items()}, **columns})
 
 
 def param_columns(records):

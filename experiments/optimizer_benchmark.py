@@ -117,19 +117,19 @@ def run(params, rng, load=problem_data):
 
 
 def plot(records):
-    from experiments.optimizer_benchmark_report import figures
+    from experiments._optimizer_benchmark_report import figures
 
     return figures(records)
 
 
 def tables(records):
-    from experiments.optimizer_benchmark_report import tables as make
+    from experiments._optimizer_benchmark_report import tables as make
 
     return make(records)
 
 
 def headline(records):
-    from experiments.optimizer_benchmark_report import headline as make
+    from experiments._optimizer_benchmark_report import headline as make
 
     return make(records)
 

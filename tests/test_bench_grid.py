@@ -67,7 +67,7 @@ def test_recorder_raises_on_non_finite():
 def test_pool_size_gives_a_short_grid_one_worker_per_cell():
     # Under two rounds: every cell at once, sharing the cores; otherwise one worker per core.
     assert pool_size(3, 2) == 3 and pool_size(7, 4) == 7
-    assert [pool_size(n, 2) for n in (1, 2, 4, 5, 32)] == [2, 2, 2, 2, 2]
+    assert [pool_size(n, 2) for n in (0, 1, 2, 4, 5, 32)] == [1, 1, 2, 2, 2, 2]  # one cell: no pool
 
 
 def test_t975_is_students_quantile():

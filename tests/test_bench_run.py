@@ -127,6 +127,37 @@ def test_widened_grid_runs_only_new_cells_and_force_reruns(tmp_path):
         "toy: 4 cells, 0 already done, running 4"]
 
 
+def test_a_finished_grid_reruns_without_reading_a_cell_until_something_changes(tmp_path, monkeypatch):
+    from bench.store import RunStore
+
+    def run(**options):
+        logs = []
+        result = bench.run("toy", results_dir=tmp_path, progress=False, jobs=1, log=logs.append, **options)
+        return result, " | ".join(line.split(" -> ")[0] for line in logs)
+
+    first, _ = run(figures=False)
+    again, line = run(figures=False)
+    assert line == "toy: all 4 cells done and unchanged since the tables were built: nothing to do"
+    pd.testing.assert_frame_equal(again.records, first.records)
+    # Figures asked for now, not drawn then: the tables are rebuilt and the figures drawn.
+    drawn, line = run()
+    assert line == "toy: 4 cells, 4 already done, running 0" and drawn.manifest["figures"] == ["loss"]
+    with monkeypatch.context() as m:  # up to date again: no cell is read
+        m.setattr(RunStore, "read_cell", lambda self, cell_id: pytest.fail("a cell was read"))
+        m.setattr(RunStore, "check_cell", lambda self, cell_id: pytest.fail("a cell was checked"))
+        _, line = run()
+    assert "nothing to do" in line
+    # A cell whose files changed since (damaged, or written by another run): checked, computed again.
+    cell_id = first.records["cell_id"].iloc[0]
+    (tmp_path / "toy/moons/cells" / f"{cell_id}.parquet").write_bytes(b"PAR1 damaged")
+    json_path = tmp_path / "toy/moons/cells" / f"{cell_id}.json"
+    json_path.write_text(json_path.read_text())  # rewritten: another size or time
+    repaired, line = run()
+    assert line.endswith("records file does not match its checksum; computing it again | "
+                         "toy: 4 cells, 3 already done, running 1")
+    pd.testing.assert_frame_equal(repaired.records, first.records)
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "x.parquet"
     with pytest.raises(RuntimeError):

@@ -22,7 +22,7 @@ from bench.aggregate import (
 from bench.params import Float, Int
 from bench.tuning import FINAL, STAGE, TRIAL, TUNE, Range, Tuning, best_trial, sample
 from experiments import optimizer_benchmark as ob
-from experiments.optimizer_benchmark_report import final_runs, normalised, per_problem
+from experiments._optimizer_benchmark_report import final_runs, normalised, per_problem
 from nncore.datasets import Dataset
 
 # -- the harness's two stages, on a toy whose best setting is known ------------------------------------

@@ -1,7 +1,36 @@
 """Small datasets generated or shipped by scikit-learn: digits, moons, XOR. Each returns
 (x_train, t_train, x_test, t_test) with integer labels."""
 
+import hashlib
+import json
+from importlib.metadata import version
+
 import numpy as np
+
+from nncore.atomic import atomic_path
+from nncore.datasets.mnist import cache_dir
+
+PARTS = ("x_train", "t_train", "x_test", "t_test")
+
+
+def cached(name, make, **params):
+    """make(**params), kept in the user cache as .npz keyed by the parameters and scikit-learn's
+    version: importing scikit-learn takes seconds, and every worker process of a run would pay it."""
+    key = json.dumps([name, params, version("scikit-learn")], sort_keys=True)
+    path = cache_dir(name) / "generated" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    try:
+        with np.load(path) as stored:
+            return tuple(stored[p] for p in PARTS)
+    except (OSError, ValueError, KeyError):  # absent or damaged: make it again
+        pass
+    arrays = make(**params)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **dict(zip(PARTS, arrays)))
+    except OSError:  # an unwritable cache: the arrays in memory will do
+        pass
+    return arrays
 
 
 def digits(n_test=300):

@@ -1,0 +1,56 @@
+"""What the harness costs around the work, on the toy experiment with one-step cells (a few
+milliseconds of training each): a one-cell command as a new process (imports, tables and figures
+included), tiny cells per second, a no-op rerun of a finished grid, and the driver's peak memory.
+
+Run: python tests/benchmarks/harness_overhead.py [--cells 3000] [--reps 3]   (docs/performance.md)
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "NNBENCH_EXPERIMENTS": "tests.toy_experiment",
+       "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def command(results, *args):
+    """Seconds and peak memory (MB) of one `python -m bench run toy ...` process."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "bench", "run", "toy", *args,
+                           "--results", results, "--no-progress"], env=ENV, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    return seconds, int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
+def grid(n_cells):
+    """--set values for n_cells one-step toy cells (two seeds per learning rate)."""
+    lrs = ",".join(f"{0.0001 * (i + 1):.4f}" for i in range(n_cells // 2))
+    return ["--set", f"lr={lrs}", "--set", "steps=1", "--seeds", "2"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=3000)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as results:
+        one = [command(results, "--set", "lr=0.1", "--set", "steps=1", "--seeds", "1", "--run", f"one{i}")[0]
+               for i in range(args.reps)]
+        seconds, memory = command(results, *grid(args.cells), "--run", "grid", "--jobs", "2")
+        again = [command(results, *grid(args.cells), "--run", "grid")[0] for _ in range(args.reps)]
+    print("| measure | value |\n|---|---|")
+    shown = ", ".join(f"{t:.2f}" for t in one)
+    print(f"| one-cell command (new process, tables and figures) | median {statistics.median(one):.2f} s ({shown}) |")
+    print(f"| {args.cells} one-step cells, 2 workers, whole command | {seconds:.1f} s: "
+          f"{args.cells / seconds:.0f} cells/s, driver peak {memory:.0f} MB |")
+    print(f"| no-op rerun of the finished {args.cells}-cell grid | median {statistics.median(again):.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
