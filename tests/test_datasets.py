@@ -208,3 +208,17 @@ def test_fingerprint_names_the_content(tmp_path):
     name = f"npz:{tmp_path / 'd.npz'}"
     assert fingerprint(name) == {"sha256": outside.digest(name)} and len(outside.digest(name)) == 64
     assert fingerprint("moons")["source"].startswith("scikit-learn ")
+
+
+def test_generated_sets_are_cached_per_setting_and_rebuilt_when_damaged(monkeypatch):
+    from nncore.datasets import toy
+
+    first = load("moons", n=50, noise=0.1, seed=4)
+    (path,) = (mnist.cache_dir("moons") / "generated").iterdir()
+    monkeypatch.setattr(toy, "moons", lambda **kw: pytest.fail("generated again"))
+    again = load("moons", n=50, noise=0.1, seed=4)  # from the cache: scikit-learn not called
+    assert np.array_equal(again.x_train, first.x_train) and np.array_equal(again.t_test, first.t_test)
+    monkeypatch.undo()
+    assert load("moons", n=50, noise=0.2, seed=4).x_train.tolist() != first.x_train.tolist()  # another key
+    path.write_bytes(b"not an npz")
+    assert np.array_equal(load("moons", n=50, noise=0.1, seed=4).x_train, first.x_train)
