@@ -204,12 +204,13 @@ class RunStore:
 
     # -- the index: what the tables were built from ---------------------------------------------
     def _stats(self, cell_ids):
-        """Each cell's status file as it is (size, modification time), and the combined files'."""
+        """Each cell's files as they are (size and modification time of its status and records), and
+        the combined files'. A file written since, even the same size, has another time."""
         def stat(path):
             st = os.stat(path)
             return [st.st_size, st.st_mtime_ns]
 
-        return ({c: stat(self.cells_dir / f"{c}.json") for c in cell_ids},
+        return ({c: stat(self.cells_dir / f"{c}.json") + stat(self.cells_dir / f"{c}.parquet") for c in cell_ids},
                 {n: stat(self.folder / n) for n in INDEXED})
 
     def write_index(self, manifest):

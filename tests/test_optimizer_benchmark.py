@@ -96,6 +96,10 @@ def test_resumes_in_either_stage_and_more_trials_run_only_new_cells(tmp_path):
     new = more.records[more.records[STAGE] == TUNE].drop_duplicates("cell_id").set_index("cell_id")["x"]
     assert new.loc[old.index].equals(old)
     assert more.records.loc[more.records[STAGE] == FINAL, "cell_id"].nunique() == 6  # superseded ones dropped
+    # A third arm (another optimizer): only its trials and its final cells run; the others' trials stay.
+    wider, lines = toy(tmp_path, overrides={"trials": [12], "arm": [1, 2, 3]})
+    assert any("(tune stage): 36 cells, 24 already done, running 12" in line for line in lines)
+    assert any("(final stage): 9 cells, 6 already done, running 3" in line for line in lines)
 
 
 def test_trials_are_quasi_random_in_range_and_prefix_stable():

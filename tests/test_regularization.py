@@ -49,4 +49,4 @@ def test_search_runs_as_a_grid_and_names_the_best_region(tmp_path):
     assert (best["lr"] > 1e-3).all()
     # Resumable like any grid: the same command runs nothing new.
     again = run_cli("run", "hyperparameter_search", "--quick", "--dataset", "fashion_mnist", cwd=tmp_path)
-    assert "12 already done, running 0" in again.stderr
+    assert "all 12 cells done and unchanged since the tables were built: nothing to do" in again.stderr
