@@ -6,13 +6,16 @@
    and 10 and its batch-norm net 784-100x5-10 at batch 100.
 2. Whole figures (--figures), as whole processes, alternating nnbench and the book's chapter 6 script
    round by round, on the same data (Fashion-MNIST from Debian, placed where the book's loader looks)
-   and the same iteration counts.
+   and the same iteration counts; and one epoch of Nielsen's network.py ([784, 30, 10], mini-batch 10,
+   50,000 images) against nielsen_sgd's, each timed inside its own process.
 
 Peers come from checkouts you point at: --book DIR or $NNBENCH_BOOK (a checkout, or a bare clone, of
-oreilly-japan/deep-learning-from-scratch). A missing peer is skipped with a one-line message; nothing
-of its code is copied into nnbench: the book's scripts run from a temporary copy of your checkout.
+oreilly-japan/deep-learning-from-scratch), --nielsen DIR or $NNBENCH_NIELSEN (of
+mnielsen/neural-networks-and-deep-learning; its Python 2 code is run through lib2to3 in a temporary
+copy). A missing peer is skipped with a one-line message; nothing of their code is copied into
+nnbench: their scripts run from temporary copies of your checkouts.
 
-Run: python tests/benchmarks/side_by_side.py --book DIR [--rounds 5] [--figures] [--out FILE.md]
+Run: python tests/benchmarks/side_by_side.py --book DIR --nielsen DIR [--rounds 5] [--figures] [--out FILE.md]
 """
 
 import argparse
@@ -52,14 +55,18 @@ FIGURES = [  # (label, nnbench arguments, the book's script)
 ]
 
 
-def book_tree(path, into):
-    """A working copy of the book's repository in `into` (from a checkout or a bare clone), or None."""
+def peer_tree(path, into, marker):
+    """A working copy of a peer's repository in `into` (from a checkout or a bare clone holding the
+    file `marker`), or None."""
     path = Path(path)
-    if (path / "common" / "multi_layer_net.py").exists():
+    if (path / marker).exists():
         shutil.copytree(path, into, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
         return Path(into)
     if (path / "HEAD").exists():  # a bare clone
-        archive = subprocess.run(["git", "--git-dir", str(path), "archive", "HEAD"], capture_output=True, check=True)
+        archive = subprocess.run(["git", "--git-dir", str(path), "archive", "HEAD"], capture_output=True)
+        if archive.returncode:  # a clone without its large files: the folder that holds the code
+            archive = subprocess.run(["git", "--git-dir", str(path), "archive", "HEAD", marker.split("/")[0]],
+                                     capture_output=True, check=True)
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(into, filter="data")
         return Path(into)
@@ -177,8 +184,61 @@ def time_figures(book, rounds):
             for _ in range(rounds):
                 ours.append(wall([*nnbench[:4], *args, *nnbench[4:]], None, env))
                 theirs.append(wall([sys.executable, Path(script).name], book / Path(script).parent, env))
-            rows.append((label, ours, theirs))
+            rows.append((f"{label}, against the book's {script}", ours, theirs))
     return rows
+
+
+EPOCHS = 3  # per process; the median epoch is reported (the first one also pays page faults and warm-up)
+# Run inside a copy of Nielsen's repository (cwd: its src/): EPOCHS epochs of its network.py, each timed.
+NETWORK_EPOCH = f"""
+import statistics, time, mnist_loader, network
+training, validation, test = mnist_loader.load_data_wrapper()
+net = network.Network([784, 30, 10])
+times = []
+for _ in range({EPOCHS}):
+    start = time.perf_counter()
+    net.SGD(training, 1, 10, 3.0)
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def time_network_py(nielsen, tmp, rounds):
+    """[(label, nnbench's seconds per epoch each round, network.py's)] on the same Fashion-MNIST:
+    50,000 training images (the rest as network.py's validation set), as network.py's pickle."""
+    import gzip
+    import pickle
+
+    from nncore.datasets import load
+
+    try:
+        subprocess.run([sys.executable, "-W", "ignore", "-m", "lib2to3", "-w", "-n", "src/network.py",
+                        "src/mnist_loader.py"], cwd=nielsen, check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        print("network.py: lib2to3 (Python < 3.13) could not convert it to Python 3; skipped")
+        return []
+    data = load("fashion_mnist", dtype=np.float32)
+    x, t = np.asarray(data.x_train), np.asarray(data.t_train)
+    sets = ((x[:50000], t[:50000]), (x[50000:], t[50000:]), (np.asarray(data.x_test), np.asarray(data.t_test)))
+    (nielsen / "data").mkdir(exist_ok=True)
+    with gzip.open(nielsen / "data" / "mnist.pkl.gz", "wb") as f:
+        pickle.dump(sets, f, protocol=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    ours, theirs = [], []
+    for _ in range(rounds):
+        folder = tmp / f"nielsen_sgd{len(ours)}"
+        subprocess.run([sys.executable, "-m", "bench", "run", "nielsen_sgd", "--dataset", "fashion_mnist",
+                        "--seeds", "1", "--set", "eta=3.0", "--set", f"epochs={EPOCHS}", "--no-progress",
+                        "--results", str(folder)], env=env, check=True, capture_output=True)
+        import pandas as pd
+
+        records = pd.read_parquet(next(folder.glob("nielsen_sgd/*/records.parquet")))
+        ours.append(float(records.loc[records["metric"] == "epoch_seconds", "value"].median()))
+        proc = subprocess.run([sys.executable, "-c", NETWORK_EPOCH], cwd=nielsen / "src", env=env, check=True,
+                              capture_output=True, text=True)
+        theirs.append(float(proc.stdout.strip().splitlines()[-1]))
+    return [(f"an epoch of network.py's SGD ([784, 30, 10], mini-batch 10, 50,000 images; median of {EPOCHS}, "
+             "timed in-process)", ours, theirs)]
 
 
 def machine():
@@ -199,8 +259,8 @@ def report(steps, figures, rounds):
              "| network | implementation | min ms/step | median ms/step | median / floor |", "|---|---|---|---|---|"]
     lines += [f"| {a} | {b} | {lo * 1e3:.3f} | {med * 1e3:.3f} | {ratio:.2f} |" for a, b, lo, med, ratio in steps]
     if figures:
-        lines += ["", "| figure | nnbench, each round (s) | the book's script, each round (s) | book / nnbench "
-                      "(medians) |", "|---|---|---|---|"]
+        lines += ["", "| work | nnbench, each round (s) | peer, each round (s) | peer / nnbench (medians) |",
+                  "|---|---|---|---|"]
         for label, ours, theirs in figures:
             each = [" / ".join(f"{t:.1f}" for t in times) for times in (ours, theirs)]
             ratio = statistics.median(theirs) / statistics.median(ours)
@@ -212,14 +272,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--book", default=os.environ.get("NNBENCH_BOOK"),
                         help="the book's repository (checkout or bare clone); default $NNBENCH_BOOK")
+    parser.add_argument("--nielsen", default=os.environ.get("NNBENCH_NIELSEN"),
+                        help="Nielsen's repository (checkout or bare clone); default $NNBENCH_NIELSEN")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--figures", action="store_true", help="also time whole figures as processes")
     parser.add_argument("--out", help="also write the table to this Markdown file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        book = book_tree(args.book, Path(tmp) / "book") if args.book else None
+        book = peer_tree(args.book, Path(tmp) / "book", "common/multi_layer_net.py") if args.book else None
+        nielsen = peer_tree(args.nielsen, Path(tmp) / "nielsen", "src/network.py") if args.nielsen else None
         if book is None:
             print("the book's repository: not given or not found (--book DIR or $NNBENCH_BOOK); its rows are skipped")
+        if args.figures and nielsen is None:
+            print("Nielsen's repository: not given or not found (--nielsen DIR or $NNBENCH_NIELSEN); skipped")
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -227,8 +292,10 @@ def main():
         if args.figures and not FASHION.is_dir():
             print(f"whole figures: no {FASHION} (apt-get install dataset-fashion-mnist); skipped")
         steps = time_steps(book, args.rounds)
-        figures = time_figures(book, max(2, args.rounds // 2)) if args.figures and FASHION.is_dir() else []
-        text = report(steps, figures, args.rounds)
+        whole = args.figures and FASHION.is_dir()
+        figures = time_figures(book, max(2, args.rounds // 2)) if whole else []
+        epochs = time_network_py(nielsen, Path(tmp), max(2, args.rounds // 2)) if whole and nielsen else []
+        text = report(steps, figures + epochs, args.rounds)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
