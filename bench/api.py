@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from bench import plugins, registry
 from bench.errors import UserError
@@ -273,7 +272,7 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
     log(note + f" -> {store.folder}")
 
     show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=len(pending), desc=label, unit="cell", disable=not show, dynamic_ncols=True)
+    bar = _progress_bar(len(pending), label) if show else _NoBar()
 
     def on_result(result):
         store.write_cell(result.cell.cell_id, result.records, result.status, result.artifacts)
@@ -302,6 +301,22 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
     finally:
         bar.close()
     return all(store.cell_status(c.cell_id) is not None for c in cells)  # failed cells count: they ran
+
+
+class _NoBar:
+    """What a run without a progress bar updates."""
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, label):
+    from tqdm.auto import tqdm  # only when a bar is shown: importing it costs a start-up 65 ms
+
+    return tqdm(total=total, desc=label, unit="cell", dynamic_ncols=True)
 
 
 def _import_for_finish(figures):

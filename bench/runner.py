@@ -3,9 +3,6 @@ every finished cell to a callback as soon as it finishes. Knows nothing of any e
 
 import os
 
-from joblib import Parallel, delayed
-from joblib import parallel_config as joblib_config
-
 from bench.cell import run_cell
 from nncore.datasets.mnist import DATA_ENV
 
@@ -43,6 +40,9 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
         for cell in cells:
             on_result(_tabled(run_cell(experiment, cell, root_seed, blas_threads)))
         return
+    from joblib import Parallel, delayed  # here: a run of one cell, in this process, never needs joblib
+    from joblib import parallel_config as joblib_config
+
     driver = os.getpid()
     # A Dask worker finds its data itself; a pool worker reads what the driver checked.
     data_env = None if parallel_config else {k: os.environ.get(k) for k in DATA_ENV}

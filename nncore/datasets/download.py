@@ -8,8 +8,6 @@ import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from nncore.atomic import ordinary_permissions
 from nncore.datasets.errors import DatasetError
 
@@ -26,6 +24,8 @@ def file_digest(path, algorithm="sha256"):
 
 def _fetch_one(url, tmp, algorithm, timeout):
     """Stream `url` into the open file `tmp`; return its hex digest. Raises OSError/HTTPException."""
+    from tqdm.auto import tqdm  # a download's progress bar: not imported by every process that loads data
+
     h = hashlib.new(algorithm)
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = response.length

@@ -2,7 +2,7 @@
 milliseconds of training each): a one-cell command as a new process (imports, tables and figures
 included), tiny cells per second, a no-op rerun of a finished grid, and the driver's peak memory.
 
-Run: python tests/benchmarks/harness_overhead.py [--cells 3000] [--reps 3]   (docs/performance.md)
+Run: python tests/benchmarks/harness_overhead.py [--cells 3000] [--big 10000] [--reps 3]   (docs/performance.md)
 """
 
 import argparse
@@ -28,6 +28,26 @@ def command(results, *args):
     return seconds, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
+# A grid run through the Python API without figures, in its own process: the driver's own cost.
+IN_PROCESS = """
+import resource, sys, time, bench
+n = int(sys.argv[1])
+lrs = [round(0.0001 * (i + 1), 4) for i in range(n // 2)]
+start = time.perf_counter()
+bench.run("toy", seeds=2, overrides={"lr": lrs, "steps": [1]}, figures=False, progress=False, jobs=2,
+          results_dir=sys.argv[2], log=lambda line: None)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def in_process(n_cells, results):
+    """Seconds and driver peak memory (MB) of an n_cells grid run with bench.run(figures=False)."""
+    proc = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n_cells), results], env=ENV, capture_output=True,
+                          text=True, check=True)
+    seconds, memory = map(float, proc.stdout.split())
+    return seconds, memory
+
+
 def grid(n_cells):
     """--set values for n_cells one-step toy cells (two seeds per learning rate)."""
     lrs = ",".join(f"{0.0001 * (i + 1):.4f}" for i in range(n_cells // 2))
@@ -37,6 +57,7 @@ def grid(n_cells):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=3000)
+    parser.add_argument("--big", type=int, default=10000, help="cells of the in-process grid (memory)")
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as results:
@@ -44,12 +65,15 @@ def main():
                for i in range(args.reps)]
         seconds, memory = command(results, *grid(args.cells), "--run", "grid", "--jobs", "2")
         again = [command(results, *grid(args.cells), "--run", "grid")[0] for _ in range(args.reps)]
+        big_seconds, big_memory = in_process(args.big, results)
     print("| measure | value |\n|---|---|")
     shown = ", ".join(f"{t:.2f}" for t in one)
     print(f"| one-cell command (new process, tables and figures) | median {statistics.median(one):.2f} s ({shown}) |")
     print(f"| {args.cells} one-step cells, 2 workers, whole command | {seconds:.1f} s: "
           f"{args.cells / seconds:.0f} cells/s, driver peak {memory:.0f} MB |")
     print(f"| no-op rerun of the finished {args.cells}-cell grid | median {statistics.median(again):.2f} s |")
+    print(f"| {args.big} one-step cells through bench.run(figures=False), 2 workers | {big_seconds:.1f} s: "
+          f"{args.big / big_seconds:.0f} cells/s, driver peak {big_memory:.0f} MB |")
 
 
 if __name__ == "__main__":
