@@ -34,14 +34,19 @@ def bootstrap_interval(values, level=LEVEL, n_resamples=N_RESAMPLES, seed=0):
         if spread.any():
             from scipy import stats  # a second, often: imported only when there is a spread to resample
 
-            data = data[spread]
-            batch = max(1, _CHUNK // (len(data) * n))
-            res = stats.bootstrap((data,), np.mean, axis=-1, vectorized=True, method="percentile",
-                                  confidence_level=level, n_resamples=n_resamples, batch=batch,
-                                  rng=np.random.default_rng(seed))
-            # Resampled means lie within [min, max]; the clip only removes a last-bit rounding excess.
-            low[rows[spread]] = np.maximum(res.confidence_interval.low, data[:, 0])
-            high[rows[spread]] = np.minimum(res.confidence_interval.high, data[:, -1])
+            data, rows = data[spread], rows[spread]
+            # scipy draws one set of resampling indices for all rows: a slice of the rows, with the same
+            # seed, gets exactly its rows' intervals. Slicing bounds the memory (each resample's means of
+            # every row are kept) for a grid of thousands of settings.
+            step = max(1, _CHUNK // (n_resamples * n))
+            for i in range(0, len(data), step):
+                part = data[i:i + step]
+                res = stats.bootstrap((part,), np.mean, axis=-1, vectorized=True, method="percentile",
+                                      confidence_level=level, n_resamples=n_resamples,
+                                      batch=max(1, _CHUNK // (len(part) * n)), rng=np.random.default_rng(seed))
+                # Resampled means lie within [min, max]; the clip only removes a last-bit rounding excess.
+                low[rows[i:i + step]] = np.maximum(res.confidence_interval.low, part[:, 0])
+                high[rows[i:i + step]] = np.minimum(res.confidence_interval.high, part[:, -1])
     return low, high
 
 

@@ -147,3 +147,16 @@ def test_a_parameter_only_one_run_has_is_shown_beside_the_match():
                       "std": 0.01, "n": 3, "n_diverged": 0})
     table = compare_summaries(a, b, {"acc": "max"}).table
     assert list(table["beta (b)"]) == [0.9, 0.99] and list(table["regression"]) == [False, True]
+
+
+def test_intervals_of_many_rows_equal_those_of_each_row_alone():
+    """Rows are resampled in slices to bound memory: a row's interval must not depend on its neighbours."""
+    from bench.intervals import bootstrap_interval
+
+    rng = np.random.default_rng(3)
+    values = rng.random((2500, 3))
+    values[::5, 2] = np.nan  # rows with fewer seeds are computed apart
+    low, high = bootstrap_interval(values)
+    for i in (0, 5, 1234, 2499):
+        alone = bootstrap_interval(values[i:i + 1])
+        assert (low[i], high[i]) == (alone[0][0], alone[1][0])
