@@ -175,7 +175,7 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
     name = experiment.name
     others = store.stored_cells() - {c.cell_id for c in cells}
     if experiment.tuning:  # final cells follow from the tune stage: checked once it is complete
-        others = {c for c in others if (store.cell_status(c) or {}).get("params", {}).get(STAGE) != FINAL}
+        others = {c for c in others if not _is_final(store, c)}
     if others:  # the tables must hold every cell the folder holds: refuse rather than drop them silently
         raise UserError(f"{store.folder} holds {len(others)} cells that this grid does not (another --set, "
                         "--seeds or --quick): give this grid its own folder with --run NAME, or add --force to "
@@ -226,6 +226,11 @@ def _run_in(store, experiment, identity, grid, cells, n_seeds, quick, jobs, forc
     return finish(experiment, store, cells, manifest, figures, fresh)
 
 
+def _is_final(store, cell_id):
+    """Whether a stored cell belongs to a tuned experiment's final stage."""
+    return (store.cell_status(cell_id) or {}).get("params", {}).get(STAGE) == FINAL
+
+
 def _discard_damaged(store, cells, log):
     for cell in cells:  # verify, then trust: a damaged stored cell is computed again, never read
         problem = store.check_cell(cell.cell_id)
@@ -251,9 +256,8 @@ def _final_stage(store, experiment, grid, dataset, n_seeds, root_seed, log):
     final, unfinished = final_cells(experiment, groups, score, dataset, n_seeds, root_seed)
     for cell in unfinished:
         log(f"{describe(cell)}: no trial finished with a finite {metric}; nothing to confirm in the final stage")
-    keep = {c.cell_id for c in final}
-    stale = [c for c in store.stored_cells() - keep
-             if (store.cell_status(c) or {}).get("params", {}).get(STAGE) == FINAL]
+    known = {c.cell_id for group in groups for c in group} | {c.cell_id for c in final}
+    stale = [c for c in store.stored_cells() - known if _is_final(store, c)]
     if stale:
         log(f"{len(stale)} final-stage cells of trials that are no longer the best are discarded")
         for cell_id in stale:
@@ -264,7 +268,8 @@ def _final_stage(store, experiment, grid, dataset, n_seeds, root_seed, log):
 def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_threads, parallel_config, backend,
                fail_fast, progress, figures, log, fresh):
     """Run the pending cells of one stage, storing each as it finishes (and keeping its records in
-    `fresh`); True when every cell has run (ok, diverged or failed), False when the run stopped early."""
+    `fresh`); True when every pending cell has run (ok, diverged or failed: each stored its status as it
+    arrived), False when the run stopped early."""
     skipped = len(cells) - len(pending)
     note = f"{label}: {len(cells)} cells, {skipped} already done, running {len(pending)}"
     if experiment.run_alone and pending:
@@ -300,7 +305,7 @@ def _run_cells(store, experiment, cells, pending, label, jobs, root_seed, blas_t
         return False
     finally:
         bar.close()
-    return all(store.cell_status(c.cell_id) is not None for c in cells)  # failed cells count: they ran
+    return True
 
 
 class _NoBar:

@@ -8,11 +8,10 @@ from bench import api, registry
 from bench.compare import ALPHA, MIN_EFFECT
 from bench.errors import UserError
 from bench.explorer import write_page
-from bench.grid import expand, resolve_grid, values_text
+from bench.grid import expand, resolve_grid, tune_cells, values_text
 from bench.provenance import nnbench_version
 from bench.report import failed_cells, rebuild
 from bench.store import RunStore, results_root
-from bench.tuning import split_trials
 
 EXAMPLES = """examples:
   python -m bench list
@@ -111,9 +110,11 @@ def cmd_show(args):
     if exp.source:
         print(f"reproduces: {exp.source}")
     own = f", or your own {'/'.join(exp.accepts)} data (npz:PATH, idx:DIR)" if exp.accepts else ""
-    cells = len(expand(exp, grid, dataset, seeds))
     if exp.tuning:  # one final setting per tuned point, with the run's seeds
-        cells = f"{cells} to tune, then {cells // split_trials(grid)[1] * seeds} final"
+        groups = tune_cells(exp, grid, dataset)
+        cells = f"{sum(map(len, groups))} to tune, then {len(groups) * seeds} final"
+    else:
+        cells = len(expand(exp, grid, dataset, seeds))
     print(f"data sets: {', '.join(exp.datasets)}{own} (default {dataset}); seeds: {seeds} (quick: {quick_seeds}); "
           f"cells: {cells}")
     rows = [("parameter", "default", "quick", "allowed", "meaning")]

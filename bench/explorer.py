@@ -78,10 +78,10 @@ def curves(records):
 
 def manifest_view(manifest):
     """The manifest's fields a reader checks first, as plain values."""
+    from bench.runs import cell_counts
+
     config = manifest.get("config", {})
-    counts = {}
-    for status in manifest.get("cells", {}).values():
-        counts[status.get("status", "?")] = counts.get(status.get("status", "?"), 0) + 1
+    counts = cell_counts(manifest)
     failed = [{"params": json.dumps(s.get("params", {}), default=str), "seed": _plain(s.get("seed")),
                "message": str(s.get("message", ""))}
               for s in manifest.get("cells", {}).values() if s.get("status") == "failed"]

@@ -1,5 +1,7 @@
 """`python -m bench runs`: every stored run, newest first — the history to browse before comparing two."""
 
+from collections import Counter
+
 from bench import registry
 from bench.errors import UserError
 from bench.grid import resolve_grid, values_text
@@ -23,6 +25,11 @@ def _changed(experiment, config):
     return " ".join(changes) or "defaults"
 
 
+def cell_counts(manifest):
+    """{status: number of cells} of a run's manifest ("?" for a status without one)."""
+    return dict(Counter(s.get("status", "?") for s in manifest.get("cells", {}).values()))
+
+
 def list_runs(results_dir=None, experiment=None):
     """One dict per run folder under the results folder: experiment, run, finished, data set, quick,
     the settings that differ from the defaults, and cell counts by status."""
@@ -44,9 +51,7 @@ def list_runs(results_dir=None, experiment=None):
                          "cells": ""})
             continue
         config = manifest["config"]
-        counts = {}
-        for status in manifest.get("cells", {}).values():
-            counts[status.get("status")] = counts.get(status.get("status"), 0) + 1
+        counts = cell_counts(manifest)
         rows.append({**row, "finished": manifest.get("finished") or "running or stopped",
                      "dataset": config.get("dataset", ""), "quick": "quick" if config.get("quick") else "",
                      "settings": _changed(known.get(name), config),

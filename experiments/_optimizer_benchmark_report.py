@@ -19,9 +19,8 @@ from bench.intervals import bootstrap_interval
 from bench.plotting import figure, levels, palette
 from bench.tuning import FINAL, STAGE, TRIAL, TUNE
 from experiments.common import plot_metric
-from experiments.optimizer_benchmark import LABELS, PROBLEMS, n_classes, target
-
-TUNED = ("lr", "momentum", "decay_rate", "beta1")
+from experiments.optimizer_benchmark import PROBLEMS, TUNED, n_classes, target
+from experiments.optimizer_grid import LABELS
 
 
 def _label(optimizer):
@@ -33,21 +32,30 @@ def _series(cell, metric):
     return (values["step"].to_numpy(), values["value"].to_numpy())
 
 
+def _cells(records, stage):
+    """(cell id, the cell's rows, its first row, a function giving a metric's last value: NaN when the
+    cell diverged or never logged it) for each cell of one stage."""
+    for cell_id, cell in records[records[STAGE] == stage].groupby("cell_id", sort=False):
+        diverged = (cell["metric"] == "diverged_at").any()
+
+        def last(metric, cell=cell, diverged=diverged):
+            _, values = _series(cell, metric)
+            return np.nan if diverged or not len(values) else values[-1]
+
+        yield cell_id, cell, cell.iloc[0], last
+
+
 def final_runs(records):
     """One row per final-stage cell: its last validation and test accuracy (NaN when it diverged),
     and the steps and training seconds it took to reach its problem's validation target (inf: never)."""
     rows = []
-    for cell_id, cell in records[records[STAGE] == FINAL].groupby("cell_id", sort=False):
-        first = cell.iloc[0]
+    for cell_id, cell, first, last in _cells(records, FINAL):
         steps, val = _series(cell, "val_acc")
         seconds = dict(zip(*_series(cell, "train_seconds")))
-        _, test = _series(cell, "test_acc")
-        diverged = (cell["metric"] == "diverged_at").any()
         reach = first_reach(steps, val, target(first["problem"], first["dataset"]))
         rows.append({"cell_id": cell_id, "problem": first["problem"], "optimizer": first["optimizer"],
-                     "seed": first["seed"], TRIAL: first[TRIAL],
-                     "val_acc": np.nan if diverged or not len(val) else val[-1],
-                     "test_acc": np.nan if diverged or not len(test) else test[-1], "steps_to_target": reach,
+                     "seed": first["seed"], TRIAL: first[TRIAL], "val_acc": last("val_acc"),
+                     "test_acc": last("test_acc"), "steps_to_target": reach,
                      "seconds_to_target": seconds.get(reach, math.inf)})
     return pd.DataFrame(rows, columns=["cell_id", "problem", "optimizer", "seed", TRIAL, "val_acc", "test_acc",
                                        "steps_to_target", "seconds_to_target"])
@@ -57,13 +65,10 @@ def tune_scores(records):
     """One row per tune-stage cell: problem, optimizer, trial, its tuned values and last validation
     accuracy (NaN when it diverged)."""
     rows = []
-    for _, cell in records[records[STAGE] == TUNE].groupby("cell_id", sort=False):
-        first = cell.iloc[0]
-        _, val = _series(cell, "val_acc")
-        diverged = (cell["metric"] == "diverged_at").any()
+    for _, cell, first, last in _cells(records, TUNE):
         rows.append({"problem": first["problem"], "optimizer": first["optimizer"], TRIAL: first[TRIAL],
                      **{k: first[k] for k in TUNED if k in cell.columns and pd.notna(first[k])},
-                     "val_acc": np.nan if diverged or not len(val) else val[-1]})
+                     "val_acc": last("val_acc")})
     return pd.DataFrame(rows)
 
 

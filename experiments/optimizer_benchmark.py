@@ -15,8 +15,6 @@ from experiments.optimizer_grid import OPTIMIZER, check, identity, make_optimize
 from nncore import MLP
 from nncore.optimizers import OPTIMIZERS
 
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-          "rmsprop": "RMSprop", "adam": "Adam"}
 SPLIT_SEED = 0  # one validation split for every cell: trials differ by their settings only
 
 
@@ -62,6 +60,7 @@ SPACES = {
     "adam": {"lr": Range(1e-5, 0.03, log=True), "beta1": Range(0.5, 0.95)},
 }
 OUTSIDE_SPACE = {"lr": Range(1e-5, 1.0, log=True)}  # an outside optimizer: its learning rate
+TUNED = ("lr", "momentum", "decay_rate", "beta1")  # every parameter a space above tunes
 
 
 def space(point):
@@ -151,7 +150,7 @@ EXPERIMENT = bench.Experiment(
     extra_params=optimizer_args,
     identity=identity,
     check=check,
-    tuning=Tuning(space, metric="val_acc", goal="max", params=("lr", "momentum", "decay_rate", "beta1")),
+    tuning=Tuning(space, metric="val_acc", goal="max", params=TUNED),
     params={"optimizer": OPTIMIZER,
             "problem": Choice("problem: " + ", ".join(PROBLEMS), *PROBLEMS),
             "trials": Int("tuning trials per optimizer and problem (more trials keep the first ones)", 1, 1000),

@@ -6,12 +6,9 @@ import bench
 import bench.params as P
 from bench.params import Float
 from experiments.common import dataset, plot_loss_curves, plot_metric, train
-from experiments.optimizer_grid import OPTIMIZER, check, identity, make_optimizer, optimizer_args, points_over
+from experiments.optimizer_grid import LABELS, OPTIMIZER, check, identity, make_optimizer, optimizer_args, points_over
 from nncore import MLP
 from nncore.optimizers import OPTIMIZERS
-
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-          "rmsprop": "RMSprop", "adam": "Adam"}
 
 
 def run(params, rng):

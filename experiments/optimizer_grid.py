@@ -7,6 +7,8 @@ from bench.experiment import cartesian
 from bench.params import Param
 from nncore.optimizers import OPTIMIZERS
 
+LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
+          "rmsprop": "RMSprop", "adam": "Adam"}  # the figures' names of the built-in optimizers
 OPTIMIZER = Param("str", "optimizer: " + ", ".join(OPTIMIZERS) + ", a plugin's name, or module:attr")
 
 

@@ -45,6 +45,8 @@ STEPS = [  # (label, sizes, batch, batch norm)
     ("784-100x4-10, batch 10", [784, 100, 100, 100, 100, 10], 10, False),
     ("784-100x5-10 batch norm, batch 100", [784, 100, 100, 100, 100, 100, 10], 100, True),
 ]
+# Every peer process, and nnbench's, with one BLAS thread.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 FIGURES = [  # (label, nnbench arguments, the book's script)
     ("optimizer comparison (4 optimizers, 2000 iterations)",
      ["optimizer_compare", "--set", "optimizer=sgd,momentum,adagrad,adam"], "ch06/optimizer_compare_mnist.py"),
@@ -170,8 +172,7 @@ def time_figures(book, rounds):
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(FASHION / name, book / "dataset" / name)  # where the book's loader looks for MNIST
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "MPLBACKEND": "Agg"}
+    env = {**ONE_THREAD, "MPLBACKEND": "Agg"}  # the scripts' plt.show() draws nothing
     with on_path(book):
         from dataset.mnist import init_mnist
     init_mnist()  # the book's one-time conversion to mnist.pkl, outside the timings
@@ -223,7 +224,7 @@ def time_network_py(nielsen, tmp, rounds):
     (nielsen / "data").mkdir(exist_ok=True)
     with gzip.open(nielsen / "data" / "mnist.pkl.gz", "wb") as f:
         pickle.dump(sets, f, protocol=2)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = ONE_THREAD
     ours, theirs = [], []
     for _ in range(rounds):
         folder = tmp / f"nielsen_sgd{len(ours)}"
