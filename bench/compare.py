@@ -48,7 +48,7 @@ def metric_range(metric):
     name = metric.lower()
     if "acc" in name:
         return 0.0, 1.0
-    if any(w in name for w in ("loss", "cost", "_s", "per_s", "ratio", "error", "diff")):
+    if any(w in name for w in ("loss", "cost", "_s", "ratio", "error", "diff")):  # _s: seconds, images_per_s
         return 0.0, np.inf
     return -np.inf, np.inf
 
@@ -119,8 +119,7 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
     only_b = in_b.loc[in_b["_merge"] == "left_only", keys].reset_index(drop=True)
     merged = merged[merged["_merge"] == "both"].reset_index(drop=True)
     if merged.empty:
-        raise UserError("the two runs share no parameter setting and metric to compare "
-                        f"(matched on {', '.join(keys) or 'nothing'})")
+        raise UserError(f"the two runs share no parameter setting and metric to compare (matched on {', '.join(keys)})")
     diff, se, dof, p = welch(merged["mean_a"], merged["std_a"], merged["n_a"],
                              merged["mean_b"], merged["std_b"], merged["n_b"])
     with np.errstate(invalid="ignore"):
@@ -141,7 +140,7 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
     out["significant"] = flags(out["p_bh"], diff, merged["mean_a"], alpha, min_effect)
     direction = merged["metric"].map(directions)
     worse = np.where(direction == "max", diff < 0, np.where(direction == "min", diff > 0, False))
-    out["regression"] = out["significant"] & worse.astype(bool)
+    out["regression"] = out["significant"] & worse
     return Comparison(out, differs, only_a, only_b)
 
 
@@ -162,22 +161,18 @@ def compare_runs(spec_a, spec_b, results_dir=None, directions=None, alpha=ALPHA,
 def format_comparison(comparison, alpha=ALPHA, min_effect=MIN_EFFECT):
     """The comparison as text: what differs between the runs, the table with a mark per row, and the
     settings without a partner."""
-    import pandas as pd
-
     lines = []
     for k, (va, vb) in comparison.differs.items():
         lines.append(f"compared: {k} = {va} (a) vs {vb} (b)")
     shown = comparison.table.copy()
     shown["mark"] = np.where(shown["regression"], "REGRESSION", np.where(shown["significant"], "*", ""))
     shown = shown.drop(columns=["significant", "regression"])
-    with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 50):
-        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))  # every row and column
     for side, rows in (("a", comparison.only_a), ("b", comparison.only_b)):
         if rows is not None and len(rows):
             settings = rows.drop(columns=["metric", "step"], errors="ignore").drop_duplicates()
             lines.append(f"only in {side} (no partner, not compared): {len(settings)} setting(s)")
-            with pd.option_context("display.width", 220, "display.max_columns", 50):
-                lines.append(settings.to_string(index=False))
+            lines.append(settings.to_string(index=False))
     table = comparison.table
     lines.append(f"{int(table['significant'].sum())} significant differences, {int(table['regression'].sum())} "
                  f"regressions (b vs a; {METHOD}: FDR {alpha:g}, and |diff| >= {min_effect:g} x |mean a|)")

@@ -192,8 +192,7 @@ def final_cells(experiment, groups, score, dataset, n_seeds, root_seed=0):
     data = _data_identity(dataset)
     cells, unfinished = [], []
     for group in groups:
-        trials = [{k: v for k, v in c.params.items() if k != "dataset"} for c in group]
-        point = tuning.final_params(experiment.tuning, trials, [score(c) for c in group])
+        point = tuning.final_params(experiment.tuning, [c.params for c in group], [score(c) for c in group])
         if point is None:
             unfinished.append(group[0])
             continue

@@ -87,7 +87,7 @@ class RunStore:
     def _check_identity(self, identity, force):
         manifest = self.read_manifest(damaged_ok=force)
         if manifest and not force:
-            theirs = {k: manifest.get("config", {}).get(k) for k in IDENTITY}
+            theirs = {k: manifest["config"].get(k) for k in IDENTITY}  # read_manifest checked the config
             mine = {k: identity[k] for k in IDENTITY}
             if theirs != mine:
                 diff = ", ".join(f"{k} {theirs[k]!r} (asked {mine[k]!r})" for k in IDENTITY if theirs[k] != mine[k])

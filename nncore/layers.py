@@ -181,7 +181,7 @@ class Dropout(Layer):
             mask = self._out("mask", x)
             self.rng.random(out=mask, dtype=x.dtype)
             # u >= ratio keeps a unit; the kept ones carry the 1/(1-ratio) scale.
-            np.greater_equal(mask, self.ratio, out=mask, casting="unsafe")
+            np.greater_equal(mask, self.ratio, out=mask)
             mask *= 1.0 / (1.0 - self.ratio)
             self.mask = mask
         out = self._out("out", x)

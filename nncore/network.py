@@ -37,7 +37,6 @@ class MLP:
             raise ValueError(f"unknown loss {loss!r}: choose from {', '.join(LOSSES)}")
         self.sizes = list(sizes)
         self.dtype = np.dtype(dtype)
-        self.rng = rng
         self.weight_decay = weight_decay
         self.layers, self.params, self.grads = [], {}, {}
         self.affines = []

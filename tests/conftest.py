@@ -61,25 +61,33 @@ def tiny_mnist(tmp_path, monkeypatch):
 
 
 class FileServer:
-    """Serves bytes on 127.0.0.1: /ok/NAME in full, /broken/NAME cut off half way."""
+    """Serves bytes on 127.0.0.1: /ok/NAME in full, /broken/NAME cut off half way, /paused/NAME half,
+    then the rest once `resume` is set, /silent/NAME nothing until `resume` is set, /missing/NAME 404."""
 
     def __init__(self, files):
         self.files = files
+        self.resume = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 kind, _, name = self.path.strip("/").partition("/")
                 body = server.files.get(name)
-                if body is None:
+                if body is None or kind == "missing":
                     self.send_error(404)
+                    return
+                if kind == "silent":
+                    server.resume.wait(10)
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body if kind == "ok" else body[: len(body) // 2])
                 self.wfile.flush()
-                if kind != "ok":
+                if kind == "paused":
+                    server.resume.wait(10)
+                    self.wfile.write(body[len(body) // 2:])
+                elif kind != "ok":
                     self.connection.close()
 
             def log_message(self, *args):
@@ -91,6 +99,7 @@ class FileServer:
         self.thread.start()
 
     def close(self):
+        self.resume.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -41,3 +41,11 @@ def wait_for_cells(cells_dir, n, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline and len(list(Path(cells_dir).glob("*.json"))) < n:
         time.sleep(0.05)
+
+
+def fake_distribution(folder, name, entry_points):
+    """A package as importlib.metadata sees one installed: NAME-1.0.dist-info on the path."""
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)

@@ -105,6 +105,7 @@ def test_network_gradients(name):
     assert_small(errors)
 
 
+@pytest.mark.slow  # 9 s of central differences over 39,760 parameters
 def test_book_two_layer_net_mean_abs_difference():
     """The book's ch. 5 check: 784-50-10 ReLU, std 0.01, 3 samples; differences ~1e-10 or below."""
     rng = np.random.default_rng(6)

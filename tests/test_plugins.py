@@ -13,7 +13,7 @@ import pytest
 from bench import plugins, registry
 from bench.errors import UserError
 from bench.grid import expand, parse_overrides, resolve_grid
-from tests.helpers import ROOT, bench_cmd
+from tests.helpers import ROOT, bench_cmd, fake_distribution
 
 HALF_SGD = '''
 class HalfSGD:
@@ -116,14 +116,6 @@ def test_cell_ids_follow_the_optimizers_source(module_dir):
     (module_dir / "myopt.py").write_text(HALF_SGD.replace("scale=0.5", "scale=0.4"))
     after = ids()
     assert after["sgd"] == before["sgd"] and after["myopt:HalfSGD"] != before["myopt:HalfSGD"]
-
-
-def fake_distribution(folder, name, entry_points):
-    """A package as importlib.metadata sees one installed: NAME-1.0.dist-info on the path."""
-    info = folder / f"{name}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(entry_points)
 
 
 def test_an_installed_package_registers_an_optimizer_by_name(tmp_path):

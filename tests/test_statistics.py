@@ -82,6 +82,7 @@ def simulated_summaries(rng, n_comparisons, settings=6, seeds=3):
     return a, b
 
 
+@pytest.mark.slow  # 20,000 simulated comparisons
 def test_seed_only_differences_raise_false_alarms_at_most_alpha():
     """20,000 simulated comparisons of 12 tests each, with no true difference: uncorrected, about 40% of
     comparisons would flag something; with Benjamini-Hochberg, at most alpha do."""
@@ -95,6 +96,7 @@ def test_seed_only_differences_raise_false_alarms_at_most_alpha():
     assert alarms <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / len(p))
 
 
+@pytest.mark.slow  # 400 comparisons through pandas
 def test_compare_summaries_false_alarm_rate_end_to_end():
     """The same property through compare_summaries on DataFrames, as `compare` builds them."""
     rng = np.random.default_rng(3)

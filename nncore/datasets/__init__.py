@@ -79,7 +79,7 @@ def load(name, *, normalize=True, flatten=True, one_hot_labels=False, n_train=No
     normalize: scale pixels to [0, 1] (images, digits). flatten: images as rows of 784, else
     (N, 1, 28, 28). n_train / n_test: keep the first N training / test samples. validation: a fraction (< 1) or a
     count of the (first-N) training samples held out after a shuffle seeded by `split_seed`.
-    params go to the generator (moons: n, noise, seed, n_test; digits: n_test).
+    params go to the generator (moons: n, noise, seed).
     verify: image sets check the prepared cache's digests against their source files (and rebuild it).
     """
     x_train, t_train, x_test, t_test, x_val, t_val = _arrays(name, normalize, dtype, data_dir, allow_download,

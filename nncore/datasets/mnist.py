@@ -67,13 +67,9 @@ def cache_dir(name):
 def search_dirs(spec, data_dir=None):
     """Where the files are looked for, in order: the explicit folder or $NNBENCH_DATA (and its
     subfolder named after the dataset), the user cache, then system folders."""
-    dirs = []
     explicit = data_dir or os.environ.get("NNBENCH_DATA")
-    if explicit:
-        dirs += [Path(explicit), Path(explicit) / spec.name]
-    dirs.append(cache_dir(spec.name))
-    dirs += [Path(d) for d in spec.system_dirs]
-    return dirs
+    dirs = [Path(explicit), Path(explicit) / spec.name] if explicit else []
+    return [*dirs, cache_dir(spec.name), *(Path(d) for d in spec.system_dirs)]
 
 
 def _find(folder, name):

@@ -69,11 +69,11 @@ def check(name, arrays):
     missing = [p for p in PARTS if p not in arrays]
     if missing:
         raise DatasetError(f"{name}: no {', '.join(missing)}; a data set needs x_train, t_train, x_test, t_test")
-    splits = [("train", "x_train", "t_train"), ("test", "x_test", "t_test")]
+    splits = [("x_train", "t_train"), ("x_test", "t_test")]
     if "x_val" in arrays or "t_val" in arrays:
-        splits.append(("validation", "x_val", "t_val"))
+        splits.append(("x_val", "t_val"))
     width = None
-    for split, xk, tk in splits:
+    for xk, tk in splits:
         x, t = np.asarray(arrays.get(xk)), np.asarray(arrays.get(tk))
         if x.ndim < 2 or len(x) == 0:
             raise DatasetError(f"{name}: {xk} has shape {x.shape}; it needs one row per sample (N, features...)")
@@ -92,7 +92,7 @@ def check(name, arrays):
         if width is not None and features != width:
             raise DatasetError(f"{name}: {xk} has {features} features per sample, the training set {width}")
         width = features
-        if split == "train" and x.min() == x.max():
+        if xk == "x_train" and x.min() == x.max():
             raise DatasetError(f"{name}: every value of {xk} is {x.min()}: nothing to learn from")
     if len(np.unique(arrays["t_train"])) < 2:
         raise DatasetError(f"{name}: t_train has one class only")

@@ -33,22 +33,22 @@ def cached(name, make, **params):
     return arrays
 
 
-def digits(n_test=300):
-    """scikit-learn's 8x8 digits (1797 images, pixels 0..16); the first `n_test` are the test set."""
+def digits():
+    """scikit-learn's 8x8 digits (1797 images, pixels 0..16); the first 300 are the test set."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
     x, t = data.images.astype(np.float64), data.target.astype(np.int64)
-    return x[n_test:], t[n_test:], x[:n_test], t[:n_test]
+    return x[300:], t[300:], x[:300], t[:300]
 
 
-def moons(n=200, noise=0.2, seed=0, n_test=None):
-    """Two interleaved half circles (scikit-learn make_moons) and a held-out set drawn the same way
-    with the next seed."""
+def moons(n=200, noise=0.2, seed=0):
+    """Two interleaved half circles (scikit-learn make_moons) and a held-out set of as many points,
+    drawn the same way with the next seed."""
     from sklearn.datasets import make_moons
 
     x, t = make_moons(n, noise=noise, random_state=seed)
-    xt, tt = make_moons(n_test or n, noise=noise, random_state=seed + 1)
+    xt, tt = make_moons(n, noise=noise, random_state=seed + 1)
     return x, t.astype(np.int64), xt, tt.astype(np.int64)
 
 
