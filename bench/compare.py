@@ -84,8 +84,7 @@ def bh_adjust(p):
 
 def flags(p_adjusted, diff, mean_a, alpha=ALPHA, min_effect=MIN_EFFECT):
     """Significant: adjusted p below alpha and a difference of at least min_effect x |mean of A|."""
-    with np.errstate(invalid="ignore"):
-        return (np.asarray(p_adjusted) < alpha) & (np.abs(diff) >= min_effect * np.abs(mean_a))
+    return (np.asarray(p_adjusted) < alpha) & (np.abs(diff) >= min_effect * np.abs(mean_a))
 
 
 def _parameters(summary):
@@ -122,8 +121,7 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
         raise UserError(f"the two runs share no parameter setting and metric to compare (matched on {', '.join(keys)})")
     diff, se, dof, p = welch(merged["mean_a"], merged["std_a"], merged["n_a"],
                              merged["mean_b"], merged["std_b"], merged["n_b"])
-    with np.errstate(invalid="ignore"):
-        half = t975(dof) * se
+    half = t975(dof) * se
     lo, hi = np.array([metric_range(m) for m in merged["metric"]]).T
     out = merged[keys].copy()
     for side, summary, other in (("a", a, b), ("b", b, a)):  # a parameter only one run has: shown, not matched

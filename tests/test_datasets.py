@@ -344,6 +344,7 @@ def test_cached_arrays_follow_dtype_and_scale_and_hash_only_when_verifying(tiny_
     monkeypatch.undo()
     stand_in_for(monkeypatch, "mnist", tiny_mnist)
     assert np.array_equal(load("mnist", data_dir=tiny_mnist, verify=True).x_test, expected)  # found, rebuilt
+    assert load("mnist", data_dir=tiny_mnist, normalize=False).x_train.max() == 255.0  # not the scaled cache
 
 
 def test_a_missing_image_set_is_downloaded_unless_told_not_to(monkeypatch):
@@ -367,7 +368,8 @@ def test_load_options_on_an_outside_set(tmp_path):
     assert d.name == f"npz:{tmp_path / 'pixels.npz'}" and d.n_classes == 4
     assert d.x_train.shape == (8, 4) and d.x_val.shape == (3, 4) and d.x_test.shape == (3, 4)
     assert {a.dtype for a in (d.x_train, d.x_val, d.x_test, d.t_train, d.t_val, d.t_test)} == {np.dtype(np.float32)}
-    np.testing.assert_array_equal(d.x_val, (pixels["x_val"] / np.float32(255)).reshape(3, 4))
+    for part in ("x_train", "x_val"):  # every part scaled alike
+        np.testing.assert_array_equal(getattr(d, part), (pixels[part] / np.float32(255)).reshape(-1, 4))
     np.testing.assert_array_equal(d.t_val, np.eye(4, dtype=np.float32)[[0, 3, 1]])
     np.testing.assert_array_equal(d.t_test, np.eye(4, dtype=np.float32)[[0, 1, 2]])
     raw = load(f"npz:{tmp_path / 'pixels.npz'}", normalize=False, flatten=False)
@@ -380,6 +382,9 @@ def test_load_options_on_an_outside_set(tmp_path):
     np.testing.assert_array_equal(np.sort(np.concatenate([d.x_train, d.x_val]), axis=0),
                                   np.sort(floats["x_train"].reshape(8, 4), axis=0))  # float data: never scaled
     assert d.n_classes == 3 and len(d.x_val) == 2
+    floats["t_train"] = np.array([0, 1, 2, 3] * 2)  # now the training set holds the largest class
+    np.savez(tmp_path / "floats.npz", **floats)
+    assert load(f"npz:{tmp_path / 'floats.npz'}").n_classes == 4
 
 
 def test_validation_is_a_fraction_below_one_and_a_count_from_one(tiny_mnist):
@@ -427,8 +432,13 @@ def test_toy_sets_are_scikit_learns_and_the_four_xor_points(monkeypatch):
     images = load_digits().images
     assert digits.x_test.shape == (100, 64) and digits.x_train.shape == (1497, 64)
     assert digits.x_train.dtype == np.float32
+    labels = load_digits().target
+    np.testing.assert_array_equal(load("digits").t_train, labels[300:])
+    np.testing.assert_array_equal(load("digits").t_test, labels[:300])
     np.testing.assert_array_equal(digits.x_test, (images[:100] / 16).reshape(100, 64).astype(np.float32))
     assert load("digits", normalize=False).x_train.max() == 16
+    with pytest.raises(TypeError):
+        load("digits", noise=0.1)  # digits has no settings of its own
     x, t, x_test, t_test = toy.xor()
     assert x.dtype == np.float64 and x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] == x_test.tolist()
     assert t.tolist() == [0, 1, 1, 0] == t_test.tolist()

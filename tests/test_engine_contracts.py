@@ -39,7 +39,7 @@ def peak_bytes(fn):
         tracemalloc.stop()
 
 
-NETS = {  # every layer and loss, in both modes of the builder
+NETS = {  # between them: every layer, both losses and weight decay
     "relu-bn-dropout-decay": dict(activation="relu", batchnorm=True, dropout=0.3, weight_decay=0.01),
     "sigmoid": dict(activation="sigmoid"),
     "tanh-mse": dict(activation="tanh", loss="mse"),
@@ -292,3 +292,12 @@ def test_atomic_files_get_the_permissions_open_would_give(tmp_path):
         tmp.write_text("x")
     (tmp_path / "g").write_text("x")
     assert (tmp_path / "f").stat().st_mode & 0o777 == (tmp_path / "g").stat().st_mode & 0o777
+
+
+def test_a_layer_without_its_own_passes_says_so():
+    from nncore.layers import Layer
+
+    with pytest.raises(NotImplementedError):
+        Layer().forward(np.ones((1, 2)))
+    with pytest.raises(NotImplementedError):
+        Layer().backward(np.ones((1, 2)))

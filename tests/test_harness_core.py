@@ -74,6 +74,14 @@ def records(value=1.0):
     return pd.DataFrame({"step": [0, 1], "metric": "loss", "value": [value, value / 2]})
 
 
+def npz_set(path, features):
+    """A small outside data set: six random training samples of two classes, two test samples."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.random((6, features)), t_train=np.arange(6) % 2, x_test=rng.random((2, features)),
+             t_test=np.arange(2))
+    return f"npz:{path}"
+
+
 # -- names and folders ---------------------------------------------------------------------------------
 def test_results_root_is_the_option_then_the_environment_then_results(monkeypatch, tmp_path):
     monkeypatch.delenv("NNBENCH_RESULTS", raising=False)
@@ -371,16 +379,16 @@ def test_resolve_dataset_messages(tmp_path):
         resolve_dataset(TOY, "digits")
     with one_line("toy runs on moons, not 'npz:x.npz'"):
         resolve_dataset(TOY, "npz:x.npz")  # outside data only where the experiment accepts it
-    exp = replace(TOY, accepts=("points",))
-    with one_line("toy runs on moons, or your own (npz:PATH, idx:DIR), not 'digits'"):
+    exp = replace(TOY, datasets=("moons", "xor"), accepts=("images", "points"))
+    with one_line("toy runs on moons, xor, or your own (npz:PATH, idx:DIR), not 'digits'"):
         resolve_dataset(exp, "digits")
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x_train=rng.random((4, 3)), t_train=np.arange(4) % 2, x_test=rng.random((2, 3)),
-             t_test=np.arange(2))
-    with one_line(f"toy takes points data; npz:{tmp_path / 'd.npz'} holds vectors"):
-        resolve_dataset(exp, f"npz:{tmp_path / 'd.npz'}")
-    assert resolve_dataset(replace(exp, accepts=("vectors",)), f"npz:{tmp_path / 'd.npz'}") == \
-        (f"npz:{tmp_path / 'd.npz'}", "vectors")
+    vectors = npz_set(tmp_path / "d.npz", features=3)
+    with one_line(f"toy takes images or points data; {vectors} holds vectors"):
+        resolve_dataset(exp, vectors)
+    assert resolve_dataset(replace(exp, accepts=("vectors",)), vectors) == (vectors, "vectors")
+    points = replace(TOY, accepts=("points",), dataset_grids={"points": {"hidden": [3]}})
+    grid, dataset, _ = resolve_grid(points, dataset=npz_set(tmp_path / "p.npz", features=2))
+    assert grid["hidden"] == [3] and dataset == f"npz:{tmp_path / 'p.npz'}"  # settings by the kind of data
 
 
 def test_resolve_grid_applies_quick_then_overrides_then_seeds():
@@ -437,12 +445,8 @@ def test_tune_and_final_cells(tmp_path):
 
 
 def test_an_outside_data_sets_bytes_are_in_every_cell_id(tmp_path):
-    path = tmp_path / "d.npz"
-    rng = np.random.default_rng(0)
-    np.savez(path, x_train=rng.random((6, 2)), t_train=np.arange(6) % 2, x_test=rng.random((2, 2)),
-             t_test=np.arange(2))
     exp = replace(TUNED, accepts=("points",))
-    name, _ = resolve_dataset(exp, f"npz:{path}")
+    name, _ = resolve_dataset(exp, npz_set(tmp_path / "d.npz", features=2))
     grid = {"hidden": [4], "steps": [30], "mode": ["ok"], "sleep": [0.0], "trials": [2]}
     data = {"data_sha256": outside.digest(name)}
     (trial, _), = tune_cells(exp, grid, name)
@@ -565,6 +569,8 @@ def test_format_comparison_lists_each_unmatched_setting_once():
     at = lines.index("only in a (no partner, not compared): 1 setting(s)")  # two metrics, one setting
     assert [line.strip() for line in lines[at + 1:at + 3]] == ["optimizer", "adam"]
     assert not any(line.startswith("only in b") for line in lines)
+    by_step = compare_summaries(a.assign(step=[1, 2, 1, 2]), b.assign(step=[1, 2]))  # one setting at two steps
+    assert "only in a (no partner, not compared): 1 setting(s)" in format_comparison(by_step)
 
 
 def stored_run(root, experiment, name, summary):
@@ -637,7 +643,7 @@ def test_compare_keeps_steps_apart_and_labels_one_sided_parameters():
     assert list(table["width (a)"]) == [8, 8] and list(table["depth (b)"]) == [3, 3]
 
 
-def test_compare_says_nothing_to_numpy_warnings(recwarn):
+def test_compare_says_nothing_to_numpy_warnings():
     """Settings whose seeds all agree have no spread: no test, and no RuntimeWarning on the user's screen."""
     import warnings
 
@@ -645,7 +651,10 @@ def test_compare_says_nothing_to_numpy_warnings(recwarn):
         warnings.simplefilter("error")
         result = compare_summaries(summary_frame([0.5, 0.9], stds=0.0), summary_frame([0.6, 0.9], stds=0.0))
         format_comparison(result)
+        _, se, dof, p = welch(np.array([0.5, 0.5]), np.zeros(2), np.array([3, 1]), np.array([0.6, 0.5]), np.zeros(2),
+                              np.array([3, 1]))  # no spread, and one seed a side: 0/0 twice
     assert result.table["p"].isna().all() and not result.table["significant"].any()
+    assert np.isnan(p).all() and (se == 0).all()
 
 
 def test_bootstrap_interval_is_scipys_percentile_interval_and_seeded():
@@ -677,20 +686,6 @@ def test_cell_ids_with_an_identity_and_values_json_cannot_hold():
     assert cell_id(exp, params, 0, 0) == "a403770adc331a8a"  # pinned: stored runs resume by these ids
     assert cell_id(exp, params, 0, 0) != cell_id(exp, {**params, "lr": 0.2}, 0, 0)
     assert cell_id(TOY, {"lr": np.float64(0.1), "where": TOY.__class__}, 0, 0)  # written as text
-
-
-def test_resolve_dataset_lists_every_choice(tmp_path):
-    exp = replace(TOY, datasets=("moons", "xor"), accepts=("images", "vectors"))
-    with one_line("toy runs on moons, xor, or your own (npz:PATH, idx:DIR), not 'digits'"):
-        resolve_dataset(exp, "digits")
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "p.npz", x_train=rng.random((6, 2)), t_train=np.arange(6) % 2, x_test=rng.random((2, 2)),
-             t_test=np.arange(2))
-    with one_line(f"toy takes images or vectors data; npz:{tmp_path / 'p.npz'} holds points"):
-        resolve_dataset(exp, f"npz:{tmp_path / 'p.npz'}")
-    points = replace(TOY, accepts=("points",), dataset_grids={"points": {"hidden": [3]}})
-    grid, dataset, _ = resolve_grid(points, dataset=f"npz:{tmp_path / 'p.npz'}")
-    assert grid["hidden"] == [3] and dataset == f"npz:{tmp_path / 'p.npz'}"  # settings by the kind of data
 
 
 def test_the_lock_lives_in_the_run_folder_and_closing_an_unopened_store_is_harmless(tmp_path, monkeypatch):
