@@ -1,7 +1,7 @@
 """Mutation testing of nncore and the harness core: run mutmut, then report per module what the tests
 missed, leaving out the mutants that equivalent.txt lists as unable to change behaviour.
 
-    python -m tests.mutation                    # every mutant (about 25 minutes on 2 cores), then the report
+    python -m tests.mutation                    # every mutant (about 45 minutes on 2 cores), then the report
     python -m tests.mutation --changed REF      # only the modules changed since the git ref REF
     python -m tests.mutation --report           # the last run's report again, without running
     python -m tests.mutation --report --draft   # its survivors as equivalent.txt lines, to judge one by one
