@@ -49,3 +49,13 @@ def fake_distribution(folder, name, entry_points):
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(entry_points)
+
+
+class RunsCode:
+    """A pickle that calls a function while it is read: what a hostile weights file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

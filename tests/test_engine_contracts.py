@@ -2,7 +2,6 @@
 float32, every argument error names its argument, and each default is the documented one."""
 
 import gzip
-import os
 import pickle
 import re
 import tracemalloc
@@ -21,6 +20,7 @@ from nncore.layers import Affine, BatchNorm, Dropout
 from nncore.losses import MeanSquaredError, SoftmaxCrossEntropy
 from nncore.optimizers import OPTIMIZERS, axpy, make_optimizer
 from nncore.weights import load_weights
+from tests.helpers import RunsCode
 
 # 128 x 256 activations: 32,768 elements, four times the 8,192-element buffer NumPy's ufunc machinery
 # allocates for a broadcast operation, so a temporary the size of one activation stands out.
@@ -263,7 +263,7 @@ def test_weights_files_hold_arrays_and_run_no_code(tmp_path):
         got = load_weights(tmp_path / name)
         assert list(got) == ["W1", "b1"] and all(np.array_equal(got[k], weights[k]) for k in weights)
         assert got["b1"].dtype == np.float32
-    bad = {"code.pkl": pickle.dumps({"W1": RunsCode()}),
+    bad = {"code.pkl": pickle.dumps({"W1": RunsCode(tmp_path / "ran")}),
            "list.pkl": pickle.dumps({"W1": [1, 2]}), "array.pkl": pickle.dumps(np.zeros(3)),
            "garbage.pkl": b"not a pickle", "empty.pkl": b"", "objects.npz": None, "none.npz": None}
     np.savez(tmp_path / "objects.npz", W1=np.array([None], dtype=object))
@@ -275,15 +275,9 @@ def test_weights_files_hold_arrays_and_run_no_code(tmp_path):
         assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match=r"it refers to posix\.system, which a file of arrays never needs$"):
         load_weights(tmp_path / "code.pkl")
+    assert not (tmp_path / "ran").exists()
     with pytest.raises(ValueError, match=r": it holds no dict of arrays$"):
         load_weights(tmp_path / "list.pkl")
-
-
-class RunsCode:
-    """What a hostile pickle holds: a call made while it is read."""
-
-    def __reduce__(self):
-        return (os.system, ("exit 3",))
 
 
 def test_atomic_files_get_the_permissions_open_would_give(tmp_path):

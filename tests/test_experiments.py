@@ -1,6 +1,5 @@
 """The five comparisons, run as a user would (--quick, offline data), asserting each robust claim."""
 
-import os
 import pickle
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 import bench
 import nncore
 from tests.conftest import tiny_idx_files
-from tests.helpers import needs_fashion, run_cli
+from tests.helpers import RunsCode, needs_fashion, run_cli
 
 
 def quick(name, tmp_path, **kwargs):
@@ -129,16 +128,6 @@ def test_missing_mnist_fails_with_the_dataset_error(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "mnist not found" in proc.stderr and "fashion_mnist" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-
-
-class RunsCode:
-    """A pickle that calls a function while it is read: what a hostile weights file does."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.parametrize("content", ["garbage", "code", "not arrays"])
