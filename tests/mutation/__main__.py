@@ -82,7 +82,7 @@ def report(draft=False, out=sys.stdout):
                 used.add(key)
                 status = "equivalent"
             else:
-                look.append((name, diff))
+                look.append((name, key, diff))
         table.setdefault(module, Counter())[status] += 1
     print("| module | killed | equivalent (listed) | survived | no test reaches it | not run | killed of the rest |",
           file=out)
@@ -94,9 +94,9 @@ def report(draft=False, out=sys.stdout):
         not_run = rest - killed - row["survived"] - row["no tests"]
         print(f"| {module} | {killed} | {row['equivalent']} | {row['survived']} | {row['no tests']} | {not_run} | "
               f"{score} |", file=out)
-    for name, diff in look:
+    for name, (function, change), diff in look:
         if draft:
-            print(f"{parse_name(name)[1]}{SEP}{changed_line(diff)}{SEP}WHY", file=out)
+            print(f"{function}{SEP}{change}{SEP}WHY", file=out)
         else:
             print(f"\n# survived, not listed as equivalent: {name}\n{diff}", file=out)
     functions = {parse_name(name)[1] for name, (_, status) in found.items() if status != "not checked"}
