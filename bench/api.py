@@ -346,7 +346,7 @@ def finish(experiment, store, cells, manifest, figures=True, fresh=None):
         status = store.cell_status(cell.cell_id)
         statuses[cell.cell_id] = status or {"status": "pending", "seed": cell.seed, "params": cell.params}
         if status and status["status"] != "failed":
-            parts.append(fresh[cell.cell_id] if cell.cell_id in fresh else store.read_cell(cell.cell_id))
+            parts.append(fresh[cell.cell_id] if cell.cell_id in fresh else store.read_cell_rows(cell.cell_id))
     manifest["cells"] = statuses
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if parts:

@@ -7,14 +7,20 @@ from nncore.atomic import atomic_path
 __all__ = ["atomic_path", "write_figure", "write_joblib", "write_parquet", "write_text"]
 
 
-def write_text(path, text):
-    with atomic_path(path) as tmp:
+def write_text(path, text, durable=True):
+    with atomic_path(path, durable) as tmp:
         tmp.write_text(text)
 
 
-def write_parquet(path, df):
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+def write_parquet(path, table, durable=True):
+    """A DataFrame, or an Arrow table (written without a round trip through pandas)."""
+    with atomic_path(path, durable) as tmp:
+        if hasattr(table, "to_parquet"):
+            table.to_parquet(tmp, index=False)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
 
 
 def write_figure(path, fig, **kwargs):

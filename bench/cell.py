@@ -16,7 +16,8 @@ from bench.records import Diverged, Recorder
 @dataclass
 class CellResult:
     cell: object
-    records: object  # rows (step, epoch, metric, value) or a DataFrame the experiment returned
+    records: object  # rows (step, epoch, metric, value) or a DataFrame the experiment returned; the
+    # driver turns them into bench.tables.CellRows
     status: dict
     artifacts: dict
     used: dict  # parameter -> the value the cell used for it (Recorder.use)

@@ -8,9 +8,9 @@ from nncore.datasets.mnist import DATA_ENV
 
 
 def _tabled(result):
-    from bench.tables import cell_records  # pandas: imported when the first cell is done, not at start-up
+    from bench.tables import cell_rows  # pandas: imported when the first cell is done, not at start-up
 
-    result.records = cell_records(result.cell, result.records, result.used)
+    result.records = cell_rows(result.cell, result.records, result.used)
     return result
 
 

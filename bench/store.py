@@ -181,15 +181,17 @@ class RunStore:
         return bool(status) and status["status"] in ("ok", "diverged")
 
     def write_cell(self, cell_id, records, status, artifacts=None):
-        """Records and artifacts first, status last: a status file means the rest is complete on disk."""
+        """Records and artifacts first, status last: a status file means the rest is complete. Neither
+        is fsynced (two fsyncs cost more than a tiny cell's own work): a cell is verified against the
+        checksum in its status before it is trusted, so one torn by a machine crash is only run again."""
         table = self.cells_dir / f"{cell_id}.parquet"
-        write_parquet(table, records)
+        write_parquet(table, records.to_arrow(), durable=False)
         for name, obj in (artifacts or {}).items():
             folder = self.folder / "artifacts" / cell_id
             folder.mkdir(parents=True, exist_ok=True)
             write_joblib(folder / f"{name}.joblib", obj)
         status = {**status, "sha256": file_digest(table)}
-        write_text(self.cells_dir / f"{cell_id}.json", json.dumps(status, default=str))
+        write_text(self.cells_dir / f"{cell_id}.json", json.dumps(status, default=str), durable=False)
 
     def read_artifact(self, cell_id, name):
         import joblib
@@ -201,6 +203,14 @@ class RunStore:
 
     def read_cell(self, cell_id):
         return _read_parquet(self.cells_dir / f"{cell_id}.parquet")
+
+    def read_cell_rows(self, cell_id):
+        """The cell's records as bench.tables.CellRows, which combine joins."""
+        import pyarrow.parquet as pq
+
+        from bench.tables import CellRows
+
+        return CellRows.from_arrow(pq.read_table(self.cells_dir / f"{cell_id}.parquet"))
 
     # -- the index: what the tables were built from ---------------------------------------------
     def _stats(self, cell_ids):
@@ -220,6 +230,7 @@ class RunStore:
             (self.folder / INDEX).unlink(missing_ok=True)  # cells to retry or run: a rerun has work to do
             return
         cells, tables = self._stats(manifest["cells"])
+        os.sync()  # the cells it vouches for (written without fsync) reach the disk before the index does
         write_text(self.folder / INDEX, json.dumps({"cells": cells, "tables": tables,
                                                     "figures": "figures" in manifest}))
 

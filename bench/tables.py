@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bench.intervals import bootstrap_interval
 from bench.records import CELL_COLUMNS, COLUMNS, SUMMARY_COLUMNS
@@ -13,22 +14,49 @@ def _cell_value(v):
     return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
 
 
-def cell_records(cell, records, used=None):
-    """A cell's tidy table: its records (rows of step, epoch, metric, value, or the DataFrame its
-    experiment returned) behind its identity and parameters as leading columns; a parameter the cell
-    reported using (Recorder.use) shows that value."""
-    if isinstance(records, pd.DataFrame):
-        columns = {c: records[c].to_numpy() for c in COLUMNS}
+class CellRows:
+    """One cell's records as the driver holds them until the run's tables are built: the cell's identity
+    and parameters once (`lead`), its rows as four arrays. A tiny cell takes a few hundred bytes this
+    way; as a DataFrame or an Arrow table it takes over 10 KB, which a grid of 10,000 cells feels."""
+
+    __slots__ = ("lead", "step", "epoch", "metric", "value")
+
+    def __init__(self, lead, step, epoch, metric, value):
+        self.lead = lead
+        self.step = np.asarray(step, dtype=np.int64)
+        self.epoch = np.asarray(epoch, dtype=np.float64)
+        self.metric = np.asarray(metric, dtype=object)
+        self.value = np.asarray(value, dtype=np.float64)
+
+    def __len__(self):
+        return len(self.step)
+
+    def to_arrow(self):
+        """The cell's tidy table (leading columns repeated on every row), for its Parquet file."""
+        n = len(self)
+        return pa.table({**{k: pa.array([v] * n) for k, v in self.lead.items()},
+                         "step": self.step, "epoch": self.epoch, "metric": pa.array(self.metric, pa.string()),
+                         "value": self.value})
+
+    @classmethod
+    def from_arrow(cls, table):
+        """A stored cell's table read back: its leading columns hold one value each."""
+        lead = {k: (table[k][0].as_py() if table.num_rows else None) for k in table.column_names if k not in COLUMNS}
+        return cls(lead, *(table[c].to_numpy() for c in COLUMNS))
+
+
+def cell_rows(cell, records, used=None):
+    """A cell's records (rows of step, epoch, metric, value, or the DataFrame its experiment returned)
+    behind its identity and parameters; a parameter the cell reported using (Recorder.use) shows that
+    value."""
+    if hasattr(records, "columns"):
+        columns = [records[c].to_numpy() for c in COLUMNS]
     else:
         rows = list(records)
-        step, epoch, metric, value = zip(*rows) if rows else ((), (), (), ())
-        columns = {"step": np.array(step, dtype=np.int64), "epoch": np.array(epoch, dtype=np.float64),
-                   "metric": np.array(metric, dtype=object), "value": np.array(value, dtype=np.float64)}
+        columns = zip(*rows) if rows else ((), (), (), ())
     lead = {"experiment": cell.experiment, "cell_id": cell.cell_id, "seed": cell.seed}
     lead.update({k: _cell_value(v) for k, v in {**cell.params, **(used or {})}.items()})
-    n = len(columns["step"])
-    # One construction (a DataFrame.insert per column costs more than the cell's own rows).
-    return pd.DataFrame({**{k: [v] * n for k, v in lead.items()}, **columns})
+    return CellRows(lead, *columns)
 
 
 def param_columns(records):
@@ -36,12 +64,20 @@ def param_columns(records):
 
 
 def combine(parts):
-    """Concatenate cell tables; a parameter column holding mixed types becomes text."""
-    df = pd.concat(parts, ignore_index=True)
-    for col in param_columns(df):
-        if df[col].dtype == object and len({type(v) for v in df[col]}) > 1:
-            df[col] = df[col].astype(str)
-    return df
+    """One tidy DataFrame of the cells' CellRows, in their order. A cell without a parameter has a null
+    there; a parameter whose cells hold values of different types (text in one, a number in another)
+    becomes text."""
+    counts = [len(p) for p in parts]
+    names = list(dict.fromkeys(k for p in parts for k in p.lead))
+    columns = {}
+    for name in names:
+        values = pd.Series(np.repeat(np.array([p.lead.get(name) for p in parts], dtype=object), counts).tolist())
+        if name not in CELL_COLUMNS and len({type(v) for v in values if v is not None}) > 1:
+            values = values.astype(str)
+        columns[name] = values
+    for name in COLUMNS:
+        columns[name] = np.concatenate([getattr(p, name) for p in parts])
+    return pd.DataFrame(columns)
 
 
 def final_values(records):

@@ -2,6 +2,7 @@
 float32, every argument error names its argument, and each default is the documented one."""
 
 import gzip
+import os
 import pickle
 import re
 import tracemalloc
@@ -199,8 +200,8 @@ def test_gradient_skips_only_the_input_gradient_of_the_first_layer():
 def test_axpy_with_one_side_non_contiguous():
     """BLAS works on flat contiguous memory: with either side strided, the update must still land in y."""
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-    for xs, ys in ((x[:, :3].copy(), y[:, ::2]), (x[:, ::2], y[:, :3].copy()), (x.T.copy(), y.T)):
+    x, y = rng.standard_normal((40, 60)), rng.standard_normal((40, 60))  # halves above BLAS_MIN_SIZE
+    for xs, ys in ((x[:, :30].copy(), y[:, ::2]), (x[:, ::2], y[:, :30].copy()), (x.T.copy(), y.T)):
         want = ys + 0.5 * xs
         axpy(0.5, xs, ys)
         np.testing.assert_allclose(ys, want, rtol=1e-15)
@@ -278,6 +279,16 @@ def test_weights_files_hold_arrays_and_run_no_code(tmp_path):
     assert not (tmp_path / "ran").exists()
     with pytest.raises(ValueError, match=r": it holds no dict of arrays$"):
         load_weights(tmp_path / "list.pkl")
+
+
+@pytest.mark.parametrize("durable, fsyncs", [(True, 1), (False, 0)])
+def test_atomic_files_are_fsynced_unless_their_reader_verifies_them(tmp_path, monkeypatch, durable, fsyncs):
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    with atomic_path(tmp_path / "f", durable=durable) as tmp:
+        tmp.write_text("x")
+    assert len(calls) == fsyncs and (tmp_path / "f").read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
 
 
 def test_atomic_files_get_the_permissions_open_would_give(tmp_path):

@@ -2,15 +2,18 @@
 code under test: a hand computation, a definition, or a different formulation."""
 
 import gzip
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import nncore
+from nncore import optimizers
 from nncore.datasets import DatasetError, read_idx
 from nncore.gradcheck import numerical_gradient, relative_error
 from nncore.layers import ACTIVATIONS, BatchNorm, Dropout
-from nncore.optimizers import axpy, make_optimizer
+from nncore.optimizers import BLAS_MIN_SIZE, axpy, make_optimizer
 
 
 def batchnorm_reference(x, gamma, beta, eps=1e-6):
@@ -98,14 +101,45 @@ def test_numerical_gradient_of_a_known_function():
 
 def test_axpy_fallback_on_non_contiguous_and_mixed_dtype():
     rng = np.random.default_rng(3)
-    y, x = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    y, x = rng.standard_normal((40, 60)), rng.standard_normal((40, 60))  # halves above BLAS_MIN_SIZE
     want = y.copy()
     want[:, ::2] += 2.5 * x[:, ::2]
     axpy(2.5, x[:, ::2], y[:, ::2])
     np.testing.assert_allclose(y, want, rtol=1e-15)
-    y32, x64 = np.ones(5, np.float32), np.full(5, 2.0)
+    y32, x64 = np.ones(BLAS_MIN_SIZE, np.float32), np.full(BLAS_MIN_SIZE, 2.0)
     axpy(0.5, x64, y32)
-    np.testing.assert_array_equal(y32, np.full(5, 2.0, np.float32))
+    np.testing.assert_array_equal(y32, np.full(BLAS_MIN_SIZE, 2.0, np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_axpy_calls_blas_from_blas_min_size_on_contiguous_arrays_of_one_dtype(monkeypatch, dtype):
+    calls = []
+
+    def blas(x, y, a):
+        calls.append(x.size)
+        y += a * x
+
+    monkeypatch.setattr(optimizers, "_blas_axpy", lambda dt: blas if dt == np.dtype(dtype) else None)
+    for size in (BLAS_MIN_SIZE - 1, BLAS_MIN_SIZE, 4 * BLAS_MIN_SIZE):
+        y = np.ones((size, 1), dtype)
+        axpy(-0.5, np.full((size, 1), 2.0, dtype), y)
+        np.testing.assert_array_equal(y, 0)
+    assert calls == [BLAS_MIN_SIZE, 4 * BLAS_MIN_SIZE]  # 2-D arrays go to BLAS flattened
+
+
+def test_small_updates_never_import_scipy_linalg():
+    """A process that trains only small nets (biases, XOR) is spared scipy.linalg's import."""
+    code = ("import sys, numpy as np, nncore\n"
+            "net = nncore.MLP([2, 16, 2], np.random.default_rng(0))\n"
+            "opt = nncore.Adam()\n"
+            "for _ in range(3):\n"
+            "    opt.update(net.params, net.gradient(np.ones((4, 2)), np.array([0, 1, 0, 1]))[1])\n"
+            "print('scipy.linalg' in sys.modules)\n"
+            "big = np.zeros(4096)\n"
+            "nncore.optimizers.axpy(1.0, np.ones(4096), big)\n"
+            "print('scipy.linalg' in sys.modules, big.sum())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "4096.0"]
 
 
 @pytest.mark.parametrize("name", ["momentum", "nesterov", "adagrad", "rmsprop", "adam"])

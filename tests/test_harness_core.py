@@ -47,6 +47,7 @@ from bench.grid import (
 from bench.intervals import bootstrap_interval, t975
 from bench.params import LR, Float
 from bench.store import INDEX, RunStore, default_run_name, resolve_run_dir, results_root
+from bench.tables import CellRows, combine
 from nncore.datasets import outside
 from nncore.datasets.download import file_digest
 from tests.toy_experiment import EXPERIMENT as TOY
@@ -71,7 +72,8 @@ def store(tmp_path):
 
 
 def records(value=1.0):
-    return pd.DataFrame({"step": [0, 1], "metric": "loss", "value": [value, value / 2]})
+    return CellRows({"experiment": "toy", "cell_id": "c", "seed": 1, "lr": 0.1}, [0, 1], [np.nan, 1.0],
+                    ["loss", "loss"], [value, value / 2])
 
 
 def npz_set(path, features):
@@ -221,14 +223,19 @@ def test_a_cell_is_written_records_first_and_checked_by_its_digest(store):
                       "sha256": file_digest(store.cells_dir / "c.parquet")}
     assert store.read_artifact("c", "curve") == [3]
     assert store.cell_status("c") == status and store.check_cell("c") is None and store.is_done("c")
-    pd.testing.assert_frame_equal(store.read_cell("c"), records())
+    back = store.read_cell_rows("c")
+    assert back.lead == records().lead and back.step.tolist() == [0, 1] and back.metric.tolist() == ["loss"] * 2
+    np.testing.assert_array_equal(back.epoch, [np.nan, 1.0])
+    assert back.value.tolist() == [1.0, 0.5] and back.value.dtype == np.float64
+    assert store.read_cell("c").columns.tolist() == ["experiment", "cell_id", "seed", "lr", "step", "epoch", "metric",
+                                                     "value"]
     assert store.read_artifact("c", "model") == {"W": [1, 2]}
     missing = store.folder / "artifacts" / "c" / "weights.joblib"
     with one_line(f"{missing} does not exist: no artifact 'weights' for cell c"):
         store.read_artifact("c", "weights")
     assert store.stored_cells() == {"c"}
 
-    records(2.0).to_parquet(store.cells_dir / "c.parquet", index=False)  # rewritten behind the status's back
+    records(2.0).to_arrow().to_pandas().to_parquet(store.cells_dir / "c.parquet")  # rewritten behind the status's back
     assert store.check_cell("c") == "records file does not match its checksum"
     (store.cells_dir / "c.parquet").unlink()
     assert store.check_cell("c") == "records file missing"
@@ -252,7 +259,7 @@ def test_done_cells_are_ok_or_diverged(store, status, done):
 def test_the_index_says_when_a_rerun_has_nothing_to_do(store):
     for c in ("a", "b"):
         store.write_cell(c, records(), {"status": "ok"})
-    store.write_tables(records(), records())
+    store.write_tables(combine([records()]), combine([records()]))
     m = manifest({"a": {"status": "ok"}, "b": {"status": "diverged"}})
     store.write_manifest(m)
     store.write_index(m)
@@ -281,10 +288,27 @@ def test_the_index_says_when_a_rerun_has_nothing_to_do(store):
         assert not store.up_to_date([], figures=False)
 
 
+def test_combined_cells_keep_their_order_and_a_parameter_of_mixed_types_becomes_text():
+    def cell(cell_id, n, **params):
+        return CellRows({"experiment": "toy", "cell_id": cell_id, "seed": 1, **params}, range(n), [np.nan] * n,
+                        ["loss"] * n, np.arange(n) / 10)
+
+    table = combine([cell("a", 2, lr=1, act="relu", note=None), cell("b", 0, lr=0.5, act="relu", note="x"),
+                     cell("c", 1, lr=0.5, act=3, extra=True)])
+    assert table.columns.tolist() == ["experiment", "cell_id", "seed", "lr", "act", "note", "extra", "step", "epoch",
+                                      "metric", "value"]
+    assert table["cell_id"].tolist() == ["a", "a", "c"] and table["step"].tolist() == [0, 1, 0]
+    assert table["lr"].dtype == np.float64 and table["lr"].tolist() == [1.0, 1.0, 0.5]  # ints and floats: floats
+    assert table["act"].tolist() == ["relu", "relu", "3"]  # text and a number: text
+    assert table["note"].isna().all()  # a cell without rows adds none, whatever its parameters
+    assert table["extra"].isna().tolist() == [True, True, False] and table["extra"].tolist()[2] is True
+    assert table["value"].tolist() == [0.0, 0.1, 0.0] and table["seed"].dtype == np.int64
+
+
 def test_tables_round_trip_and_a_damaged_table_is_one_line(store):
     summary = pd.DataFrame({"lr": [0.1], "metric": ["loss"], "mean": [0.5]})
-    store.write_tables(records(), summary)
-    pd.testing.assert_frame_equal(store.read_records(), records())
+    store.write_tables(combine([records()]), summary)
+    pd.testing.assert_frame_equal(store.read_records(), combine([records()]))
     pd.testing.assert_frame_equal(store.read_summary(), summary)
     assert pd.read_csv(store.folder / "summary.csv").equals(summary)
     (store.folder / "summary.parquet").write_bytes(b"PAR1 damaged")
@@ -577,7 +601,7 @@ def stored_run(root, experiment, name, summary):
     s = RunStore(root / experiment / name)
     s.open({**IDENTITY, "experiment": experiment})
     s.write_manifest(manifest(experiment=experiment))
-    s.write_tables(records(), summary)
+    s.write_tables(combine([records()]), summary)
     s.point_latest()
     s.close()
     return s.folder

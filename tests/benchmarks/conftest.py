@@ -27,5 +27,5 @@ def pytest_terminal_summary(terminalreporter):
     tr.section("training step / floor (one BLAS thread, medians, interleaved)")
     for name, r, target in RATIOS:
         verdict = "within" if r["ratio"] <= target else "OVER"
-        tr.write_line(f"{name:<34} step {r['step'] * 1e3:7.3f} ms  floor {r['floor'] * 1e3:7.3f} ms  "
+        tr.write_line(f"{name:<45} step {r['step'] * 1e3:7.3f} ms  floor {r['floor'] * 1e3:7.3f} ms  "
                       f"ratio {r['ratio']:.3f}  ({verdict} target {target})")

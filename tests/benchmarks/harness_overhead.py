@@ -34,18 +34,19 @@ import resource, sys, time, bench
 n = int(sys.argv[1])
 lrs = [round(0.0001 * (i + 1), 4) for i in range(n // 2)]
 start = time.perf_counter()
-bench.run("toy", seeds=2, overrides={"lr": lrs, "steps": [1]}, figures=False, progress=False, jobs=2,
-          results_dir=sys.argv[2], log=lambda line: None)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+result = bench.run("toy", seeds=2, overrides={"lr": lrs, "steps": [1]}, figures=False, progress=False, jobs=2,
+                   results_dir=sys.argv[2], log=lambda line: None)
+cell = sum(c["wall_time"] for c in result.manifest["cells"].values()) / n
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cell)
 """
 
 
 def in_process(n_cells, results):
-    """Seconds and driver peak memory (MB) of an n_cells grid run with bench.run(figures=False)."""
+    """Seconds, driver peak memory (MB) and a cell's own mean seconds (its run function) of an n_cells
+    grid run with bench.run(figures=False)."""
     proc = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n_cells), results], env=ENV, capture_output=True,
                           text=True, check=True)
-    seconds, memory = map(float, proc.stdout.split())
-    return seconds, memory
+    return tuple(map(float, proc.stdout.split()))
 
 
 def grid(n_cells):
@@ -65,7 +66,7 @@ def main():
                for i in range(args.reps)]
         seconds, memory = command(results, *grid(args.cells), "--run", "grid", "--jobs", "2")
         again = [command(results, *grid(args.cells), "--run", "grid")[0] for _ in range(args.reps)]
-        big_seconds, big_memory = in_process(args.big, results)
+        big_seconds, big_memory, cell_seconds = in_process(args.big, results)
     print("| measure | value |\n|---|---|")
     shown = ", ".join(f"{t:.2f}" for t in one)
     print(f"| one-cell command (new process, tables and figures) | median {statistics.median(one):.2f} s ({shown}) |")
@@ -74,6 +75,10 @@ def main():
     print(f"| no-op rerun of the finished {args.cells}-cell grid | median {statistics.median(again):.2f} s |")
     print(f"| {args.big} one-step cells through bench.run(figures=False), 2 workers | {big_seconds:.1f} s: "
           f"{args.big / big_seconds:.0f} cells/s, driver peak {big_memory:.0f} MB |")
+    # Each of the 2 workers is busy for wall time x 2 / cells per cell; the cell's own work is the rest.
+    overhead = 2 * big_seconds / args.big - cell_seconds
+    print(f"| harness cost per cell in those (2 x wall / cells, less the cell's own {cell_seconds * 1e3:.1f} ms) | "
+          f"{overhead * 1e3:.1f} ms |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ mnielsen/neural-networks-and-deep-learning; its Python 2 code is run through lib
 copy). A missing peer is skipped with a one-line message; nothing of their code is copied into
 nnbench: their scripts run from temporary copies of your checkouts.
 
-Run: python tests/benchmarks/side_by_side.py --book DIR --nielsen DIR [--rounds 5] [--figures] [--out FILE.md]
+Run: python tests/benchmarks/side_by_side.py --book DIR --nielsen DIR [--step-rounds 21] [--figures] [--rounds 4]
+     [--out FILE.md]
 """
 
 import argparse
@@ -40,13 +41,16 @@ import nncore
 from nncore.floor import floor_products, seconds_per_call
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-STEPS = [  # (label, sizes, batch, batch norm)
-    ("784-100x4-10, batch 128", [784, 100, 100, 100, 100, 10], 128, False),
-    ("784-100x4-10, batch 10", [784, 100, 100, 100, 100, 10], 10, False),
-    ("784-100x5-10 batch norm, batch 100", [784, 100, 100, 100, 100, 100, 10], 100, True),
+STEPS = [  # (label, sizes, batch, batch norm, issue 18's target for step / floor per dtype)
+    ("784-100x4-10, batch 128", [784, 100, 100, 100, 100, 10], 128, False, {"float64": 1.15, "float32": 1.2}),
+    ("784-100x4-10, batch 10", [784, 100, 100, 100, 100, 10], 10, False, {"float64": 1.4, "float32": 1.4}),
+    ("784-100x5-10 batch norm, batch 100", [784, 100, 100, 100, 100, 100, 10], 100, True,
+     {"float64": 1.35, "float32": 1.35}),
 ]
+DTYPES = ("float64", "float32")  # the book's nets are float64 only: its rows appear under float64
 # Every peer process, and nnbench's, with one BLAS thread.
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+FLOOR = "floor (its matrix products)"
 FIGURES = [  # (label, nnbench arguments, the book's script)
     ("optimizer comparison (4 optimizers, 2000 iterations)",
      ["optimizer_compare", "--set", "optimizer=sgd,momentum,adagrad,adam"], "ch06/optimizer_compare_mnist.py"),
@@ -84,19 +88,19 @@ def on_path(folder):
         sys.path.remove(str(folder))
 
 
-def step_timers(book, sizes, batch, batchnorm, rng):
-    """{name: no-argument callable doing one step}, for the same shapes and batch in float64."""
-    x = rng.random((batch, sizes[0]))
+def step_timers(book, sizes, batch, batchnorm, dtype, rng):
+    """{name: no-argument callable doing one step}, for the same shapes, batch and dtype."""
+    x = rng.random((batch, sizes[0])).astype(dtype)
     t = rng.integers(0, sizes[-1], batch)
-    net = nncore.MLP(sizes, np.random.default_rng(0), activation="relu", init="he", batchnorm=batchnorm)
+    net = nncore.MLP(sizes, np.random.default_rng(0), activation="relu", init="he", batchnorm=batchnorm, dtype=dtype)
     opt = nncore.SGD()
 
     def ours():
         _, grads = net.gradient(x, t)
         opt.update(net.params, grads)
 
-    timers = {"nnbench step": ours, "floor (its matrix products)": floor_products(net, batch)}
-    if book is not None:
+    timers = {"nnbench step": ours, FLOOR: floor_products(net, batch)}
+    if book is not None and dtype == "float64":
         with on_path(book):
             from common.multi_layer_net import MultiLayerNet
             from common.multi_layer_net_extend import MultiLayerNetExtend
@@ -120,11 +124,12 @@ def step_timers(book, sizes, batch, batchnorm, rng):
 
 def torch_step(torch, sizes, batch, batchnorm, x, t):
     torch.set_num_threads(1)
+    dtype = getattr(torch, x.dtype.name)
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(a, b, dtype=torch.float64))
+        layers.append(torch.nn.Linear(a, b, dtype=dtype))
         if i < len(sizes) - 2:
-            layers += [torch.nn.BatchNorm1d(b, dtype=torch.float64)] if batchnorm else []
+            layers += [torch.nn.BatchNorm1d(b, dtype=dtype)] if batchnorm else []
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -139,23 +144,27 @@ def torch_step(torch, sizes, batch, batchnorm, x, t):
 
 
 def time_steps(book, rounds):
-    """Rows: per configuration and timer, seconds per step (min and median over rounds, each round
-    the mean of a fixed number of back-to-back steps, the timers interleaved within each round)."""
+    """Rows (label, dtype, timer, min and median seconds per step, median per-round ratio to the floor,
+    target): each round times every timer for about 50 ms, interleaved, so a ratio compares a step
+    and its floor measured moments apart; the median over rounds leaves out the rounds the machine
+    was disturbed in."""
     rng = np.random.default_rng(0)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        for label, sizes, batch, batchnorm in STEPS:
-            timers = step_timers(book, sizes, batch, batchnorm, rng)
-            for fn in timers.values():  # warm up, and size each timing to about 0.2 s
-                fn()
-            number = {k: max(5, int(0.2 / max(seconds_per_call(fn, 5), 1e-7))) for k, fn in timers.items()}
-            samples = {k: [] for k in timers}
-            for _ in range(rounds):
-                for k, fn in timers.items():
-                    samples[k].append(seconds_per_call(fn, number[k]))
-            floor = statistics.median(samples["floor (its matrix products)"])
-            for k, values in samples.items():
-                rows.append((label, k, min(values), statistics.median(values), statistics.median(values) / floor))
+        for label, sizes, batch, batchnorm, targets in STEPS:
+            for dtype in DTYPES:
+                timers = step_timers(book, sizes, batch, batchnorm, dtype, rng)
+                for fn in timers.values():  # warm up, and size each timing to about 50 ms
+                    fn()
+                number = {k: max(5, int(0.05 / max(seconds_per_call(fn, 5), 1e-7))) for k, fn in timers.items()}
+                samples = {k: [] for k in timers}
+                for _ in range(rounds):
+                    for k, fn in timers.items():
+                        samples[k].append(seconds_per_call(fn, number[k]))
+                for k, values in samples.items():
+                    ratio = statistics.median(v / f for v, f in zip(values, samples[FLOOR]))
+                    target = targets[dtype] if k == "nnbench step" else None
+                    rows.append((label, dtype, k, min(values), statistics.median(values), ratio, target))
     return rows
 
 
@@ -255,10 +264,13 @@ def machine():
             f"Python {platform.python_version()} · numpy {version('numpy')} · nnbench {version('nnbench')}")
 
 
-def report(steps, figures, rounds):
-    lines = [f"Measured {machine()}; {rounds} rounds, one BLAS thread.", "",
-             "| network | implementation | min ms/step | median ms/step | median / floor |", "|---|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {lo * 1e3:.3f} | {med * 1e3:.3f} | {ratio:.2f} |" for a, b, lo, med, ratio in steps]
+def report(steps, figures, step_rounds):
+    lines = [f"Measured {machine()}; one BLAS thread; steps: {step_rounds} rounds.", "",
+             "| network | dtype | implementation | min ms/step | median ms/step | / floor (round median) | target |",
+             "|---|---|---|---|---|---|---|"]
+    for label, dtype, name, lo, med, ratio, target in steps:
+        verdict = "" if target is None else f"≤ {target}: " + ("met" if ratio <= target else "not met")
+        lines.append(f"| {label} | {dtype} | {name} | {lo * 1e3:.3f} | {med * 1e3:.3f} | {ratio:.2f} | {verdict} |")
     if figures:
         lines += ["", "| work | nnbench, each round (s) | peer, each round (s) | peer / nnbench (medians) |",
                   "|---|---|---|---|"]
@@ -275,7 +287,8 @@ def main():
                         help="the book's repository (checkout or bare clone); default $NNBENCH_BOOK")
     parser.add_argument("--nielsen", default=os.environ.get("NNBENCH_NIELSEN"),
                         help="Nielsen's repository (checkout or bare clone); default $NNBENCH_NIELSEN")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--step-rounds", type=int, default=21, help="rounds of the step timings (about 50 ms each)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of each whole figure (each a few processes)")
     parser.add_argument("--figures", action="store_true", help="also time whole figures as processes")
     parser.add_argument("--out", help="also write the table to this Markdown file")
     args = parser.parse_args()
@@ -292,11 +305,11 @@ def main():
             print("PyTorch: not installed; its rows are skipped")
         if args.figures and not FASHION.is_dir():
             print(f"whole figures: no {FASHION} (apt-get install dataset-fashion-mnist); skipped")
-        steps = time_steps(book, args.rounds)
+        steps = time_steps(book, args.step_rounds)
         whole = args.figures and FASHION.is_dir()
-        figures = time_figures(book, max(2, args.rounds // 2)) if whole else []
-        epochs = time_network_py(nielsen, Path(tmp), max(2, args.rounds // 2)) if whole and nielsen else []
-        text = report(steps, figures + epochs, args.rounds)
+        figures = time_figures(book, args.rounds) if whole else []
+        epochs = time_network_py(nielsen, Path(tmp), args.rounds) if whole and nielsen else []
+        text = report(steps, figures + epochs, args.step_rounds)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

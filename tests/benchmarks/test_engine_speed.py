@@ -10,6 +10,7 @@ import nncore
 from nncore.floor import floor_products, step_vs_floor, training_step
 from nncore.layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
 from nncore.losses import SoftmaxCrossEntropy
+from tests.benchmarks.side_by_side import STEPS as SIDE_BY_SIDE_STEPS
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 BATCH = 128
@@ -67,11 +68,7 @@ def test_softmax_cross_entropy(benchmark):
     benchmark(both)
 
 
-STEPS = {
-    # name: (sizes, batch, batchnorm, target ratio per dtype)
-    "mlp-784-100x4-10": ([784, 100, 100, 100, 100, 10], 128, False, {"float64": 1.2, "float32": 1.3}),
-    "bn-784-100x5-10": ([784] + [100] * 5 + [10], 100, True, {"float64": 1.5, "float32": 1.5}),
-}
+STEPS = {label: config for label, *config in SIDE_BY_SIDE_STEPS}  # (sizes, batch, batch norm, targets)
 
 
 def build(name, dtype):
@@ -91,7 +88,7 @@ def test_training_step(benchmark, record_ratio, name, dtype):
     benchmark(training_step(net, nncore.SGD(), x, t))
     ratio = step_vs_floor(net, nncore.SGD(), x, t, repeat=40)
     benchmark.extra_info.update(ratio)
-    record_ratio(f"{name} {dtype} batch {x.shape[0]}", ratio, STEPS[name][3][dtype])
+    record_ratio(f"{name}, {dtype}", ratio, STEPS[name][3][dtype])
     assert np.isfinite(ratio["ratio"])
 
 
