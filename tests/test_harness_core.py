@@ -249,6 +249,20 @@ def test_a_cell_is_written_records_first_and_checked_by_its_digest(store):
     assert store.stored_cells() == set() and list(store.cells_dir.iterdir()) == []
 
 
+def test_a_cell_costs_no_fsync_and_the_index_comes_after_a_sync(store, monkeypatch):
+    """Its checksum protects a cell; the index, which lets a rerun skip that check, waits for the disk."""
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))
+    store.write_cell("c", records(), {"status": "ok"})
+    assert calls == []
+    store.write_tables(combine([records()]), combine([records()]))
+    store.write_manifest(m := manifest({"c": {"status": "ok"}}))
+    calls.clear()
+    store.write_index(m)
+    assert calls == ["sync", "fsync"] and store.up_to_date(["c"], figures=False)
+
+
 @pytest.mark.parametrize("status, done", [("ok", True), ("diverged", True), ("failed", False), ("running", False)])
 def test_done_cells_are_ok_or_diverged(store, status, done):
     store.write_cell("c", records(), {"status": status})
