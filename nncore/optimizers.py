@@ -16,8 +16,19 @@ from nncore.checks import fraction, positive
 def _blas_axpy(dtype):
     """BLAS axpy for float64 and float32, None for other dtypes. scipy.linalg takes ~0.2 s to
     import, so it is loaded at the first update that needs it."""
+    from threadpoolctl import ThreadpoolController
+
+    before = {lib.filepath: lib.num_threads for lib in ThreadpoolController().select(user_api="blas").lib_controllers}
     from scipy.linalg import blas
 
+    # scipy may bring a BLAS library of its own, which starts with one thread per core. A thread limit the
+    # caller set (threadpoolctl limits only the libraries loaded when it is entered; a cell runs inside
+    # one) would then not reach it, and two threads make a small axpy up to 30x slower: give the new
+    # library the strictest limit in force on those already loaded.
+    if before:
+        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+            if lib.filepath not in before:
+                lib.set_num_threads(min(before.values()))
     return {np.float64: blas.daxpy, np.float32: blas.saxpy}.get(dtype.type)
 
 

@@ -2,6 +2,8 @@
 code under test: a hand computation, a definition, or a different formulation."""
 
 import gzip
+import json
+import os
 import subprocess
 import sys
 
@@ -125,6 +127,20 @@ def test_axpy_calls_blas_from_blas_min_size_on_contiguous_arrays_of_one_dtype(mo
         axpy(-0.5, np.full((size, 1), 2.0, dtype), y)
         np.testing.assert_array_equal(y, 0)
     assert calls == [BLAS_MIN_SIZE, 4 * BLAS_MIN_SIZE]  # 2-D arrays go to BLAS flattened
+
+
+def test_a_blas_library_loaded_for_axpy_keeps_the_thread_limit_in_force():
+    """threadpoolctl limits the libraries loaded when it is entered: scipy's own BLAS, loaded at the first
+    large update inside a cell's one-thread limit, must not start with a thread per core."""
+    code = ("import numpy as np, nncore\n"
+            "from threadpoolctl import threadpool_info, threadpool_limits\n"
+            "with threadpool_limits(limits=1, user_api='blas'):\n"
+            "    nncore.optimizers.axpy(1.0, np.ones(4096), np.zeros(4096))\n"
+            "    print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    threads = json.loads(out)
+    assert threads and set(threads) == {1}
 
 
 def test_small_updates_never_import_scipy_linalg():

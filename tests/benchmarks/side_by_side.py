@@ -184,7 +184,8 @@ def time_figures(book, rounds):
     env = {**ONE_THREAD, "MPLBACKEND": "Agg"}  # the scripts' plt.show() draws nothing
     with on_path(book):
         from dataset.mnist import init_mnist
-    init_mnist()  # the book's one-time conversion to mnist.pkl, outside the timings
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress lines would land in the table's output
+        init_mnist()  # the book's one-time conversion to mnist.pkl, outside the timings
     rows = []
     with tempfile.TemporaryDirectory() as results:
         nnbench = [sys.executable, "-m", "bench", "run", "--dataset", "fashion_mnist", "--seeds", "1",
