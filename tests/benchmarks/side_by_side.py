@@ -38,10 +38,10 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nncore
-from nncore.floor import floor_products, seconds_per_call
+from nncore.floor import calls_for, floor_products, seconds_per_call, training_step
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-STEPS = [  # (label, sizes, batch, batch norm, issue 18's target for step / floor per dtype)
+STEPS = [  # (label, sizes, batch, batch norm, the target for step / floor per dtype)
     ("784-100x4-10, batch 128", [784, 100, 100, 100, 100, 10], 128, False, {"float64": 1.15, "float32": 1.2}),
     ("784-100x4-10, batch 10", [784, 100, 100, 100, 100, 10], 10, False, {"float64": 1.4, "float32": 1.4}),
     ("784-100x5-10 batch norm, batch 100", [784, 100, 100, 100, 100, 100, 10], 100, True,
@@ -96,13 +96,7 @@ def step_timers(book, sizes, batch, batchnorm, dtype, rng):
     x = rng.random((batch, sizes[0])).astype(dtype)
     t = rng.integers(0, sizes[-1], batch)
     net = nncore.MLP(sizes, np.random.default_rng(0), activation="relu", init="he", batchnorm=batchnorm, dtype=dtype)
-    opt = nncore.SGD()
-
-    def ours():
-        _, grads = net.gradient(x, t)
-        opt.update(net.params, grads)
-
-    timers = {"nnbench step": ours, FLOOR: floor_products(net, batch)}
+    timers = {"nnbench step": training_step(net, nncore.SGD(), x, t), FLOOR: floor_products(net, batch)}
     if book is not None and dtype == "float64":
         with on_path(book):
             from common.multi_layer_net import MultiLayerNet
@@ -157,9 +151,7 @@ def time_steps(book, rounds):
         for label, sizes, batch, batchnorm, targets in STEPS:
             for dtype in DTYPES:
                 timers = step_timers(book, sizes, batch, batchnorm, dtype, rng)
-                for fn in timers.values():  # warm up, and size each timing to about 50 ms
-                    fn()
-                number = {k: max(5, int(0.05 / max(seconds_per_call(fn, 5), 1e-7))) for k, fn in timers.items()}
+                number = {k: max(5, calls_for(fn, 0.05)) for k, fn in timers.items()}  # warmed, ~50 ms a timing
                 samples = {k: [] for k in timers}
                 for _ in range(rounds):
                     for k, fn in timers.items():
