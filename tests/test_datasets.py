@@ -174,6 +174,22 @@ def test_broken_connection_falls_back_to_next_mirror(file_server, tmp_path):
     assert file_digest(path) == file_server.sha256[name]
 
 
+def test_toy_generators_give_integer_labels():
+    """Labels are int64 from the generator on (float labels index nothing and one_hot would refuse them)."""
+    from nncore.datasets import toy
+
+    for generator in (toy.digits, toy.moons, toy.xor):
+        x, t, xt, tt = generator()
+        assert x.dtype == xt.dtype == np.float64 and t.dtype == tt.dtype == np.int64, generator.__name__
+
+
+def test_the_class_count_is_that_of_the_labels_kept():
+    """n_train / n_test keep the first samples; the classes are those their labels name (largest + 1)."""
+    first = load("xor", n_train=1, n_test=1, one_hot_labels=True)  # labels [0] and [0]
+    assert first.n_classes == 1 and first.t_train.shape == (1, 1)
+    assert load("xor", n_train=2, n_test=1).n_classes == 2
+
+
 def test_unreachable_mirror_is_one_line(tmp_path):
     with pytest.raises(DatasetError) as info:
         download(FILES[0], ["http://127.0.0.1:9/"], tmp_path, "0" * 64, timeout=2)

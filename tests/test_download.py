@@ -30,19 +30,22 @@ def test_a_file_of_several_chunks_arrives_whole_in_a_new_folder(server, tmp_path
 
 
 def test_the_file_appears_under_its_name_only_complete(server, tmp_path):
-    """Half the bytes have arrived: they sit in a hidden .part file beside the target, never under its name."""
+    """Half the bytes have arrived: the whole blocks among them are on disk, in a hidden .part file beside
+    the target, while the server pauses; nothing is under the target's name until the file is complete."""
     done = []
     thread = threading.Thread(target=lambda: done.append(download("big.bin", [server.url + "/paused/"], tmp_path,
                                                                   server.sha256)))
     thread.start()
+    whole_blocks = len(server.body) // 2 // CHUNK * CHUNK  # of the first half, which the server sends
     try:
-        for _ in range(1000):  # up to 10 s for the first half to arrive
+        for _ in range(1000):  # up to 10 s for them to arrive
             parts = [p.name for p in tmp_path.iterdir()]
-            if parts and (tmp_path / parts[0]).stat().st_size > 0:
+            if parts and (tmp_path / parts[0]).stat().st_size >= whole_blocks:
                 break
             threading.Event().wait(0.01)
         assert len(parts) == 1 and re.fullmatch(r"\.big\.bin\..+\.part", parts[0])
-        assert not (tmp_path / "big.bin").exists()
+        assert (tmp_path / parts[0]).stat().st_size == whole_blocks > 0  # streamed, not held back to the end
+        assert not done and not (tmp_path / "big.bin").exists()
     finally:
         server.resume.set()
         thread.join(10)

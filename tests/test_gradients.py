@@ -69,6 +69,25 @@ def test_softmax_cross_entropy_is_stable_and_matches_definition():
     assert loss.forward(y, np.eye(3)[t]) == pytest.approx(value)
 
 
+@pytest.mark.parametrize("labels", ["int", "onehot", "soft"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_cross_entropy_is_minus_the_mean_log_probability(labels, dtype):
+    """The definition, -mean_i sum_k t_ik log softmax(s_i)_k, with scipy's log_softmax as the reference
+    (not the engine's shifted log-sum-exp), on scores up to +-300 that overflow a naive exp, and for
+    integer labels, one-hot rows and soft rows (label smoothing) alike."""
+    from scipy.special import log_softmax
+
+    rng = np.random.default_rng(5)
+    scores = (rng.standard_normal((32, 6)) * 100).astype(dtype)
+    k = rng.integers(0, 6, 32)
+    t = {"int": k, "onehot": np.eye(6)[k], "soft": 0.9 * np.eye(6)[k] + 0.1 / 6}[labels].astype(
+        np.int64 if labels == "int" else dtype)
+    probabilities = np.eye(6)[k] if labels == "int" else t.astype(np.float64)
+    expected = -np.mean(np.sum(probabilities * log_softmax(scores.astype(np.float64), axis=1), axis=1))
+    assert SoftmaxCrossEntropy().forward(scores, t) == pytest.approx(expected, rel=1e-12 if dtype == np.float64
+                                                                      else 1e-5)
+
+
 def test_mse_gradient_and_value():
     rng = np.random.default_rng(4)
     y, t = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))

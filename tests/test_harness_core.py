@@ -158,6 +158,21 @@ def test_open_creates_the_folder_and_refuses_another_runs(tmp_path):
     s.close()
 
 
+def test_a_damaged_manifest_refuses_open_and_force_rebuilds_the_folder(tmp_path):
+    """What the damaged manifest's message promises: the same command with --force opens the folder."""
+    s = RunStore(tmp_path / "run")
+    s.open(IDENTITY)
+    s.write_cell("c1", records(), {"status": "ok"})
+    s.close()
+    (s.folder / "manifest.json").write_text("{")
+    with one_line(f"{s.folder / 'manifest.json'} is damaged (JSONDecodeError); run the same command with --force "
+                  "to rebuild this run folder"):
+        s.open(IDENTITY)
+    s.open(IDENTITY, force=True)
+    assert list(s.cells_dir.iterdir()) == []
+    s.close()
+
+
 def test_open_removes_dead_writers_temporary_files_and_force_removes_every_cell(tmp_path):
     s = RunStore(tmp_path / "run")
     s.open(IDENTITY)

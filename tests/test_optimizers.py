@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nncore
-from nncore.optimizers import OPTIMIZERS, axpy, make_optimizer
+from nncore.optimizers import BLAS_MIN_SIZE, OPTIMIZERS, axpy, make_optimizer
 
 
 # Each reference is written from its paper in a formulation other than the engine's (closed forms,
@@ -74,11 +74,14 @@ def reference(name, p0, grads, lr, **hyper):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 @pytest.mark.parametrize("hyper", ["defaults", "other"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_matches_independent_reference(name, hyper, dtype):
-    """50 random gradients, the book's defaults and other hyperparameters, float64 and float32."""
+@pytest.mark.parametrize("shape", [(5, 3), (40, 30)], ids=["numpy-path", "blas-path"])
+def test_matches_independent_reference(name, hyper, dtype, shape):
+    """50 random gradients, the book's defaults and other hyperparameters, float64 and float32, on
+    parameters small enough for axpy's NumPy path and large enough for its BLAS one."""
+    assert (np.prod(shape) >= BLAS_MIN_SIZE) == (shape == (40, 30))
     rng = np.random.default_rng(0)
-    p0 = rng.standard_normal((5, 3)).astype(dtype)
-    grads = [rng.standard_normal((5, 3)).astype(dtype) for _ in range(50)]
+    p0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(50)]
     kwargs = {} if hyper == "defaults" else {"lr": 0.03, **REFERENCES[name][1]}
     opt = make_optimizer(name, **kwargs)
     params = {"W": p0.copy()}

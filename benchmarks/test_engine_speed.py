@@ -1,16 +1,16 @@
 """Forward/backward of each layer at the book's sizes, the full training steps, and their floor.
 
-Run: pytest tests/benchmarks --benchmark-columns=median,iqr,ops
+Run: python -m pytest benchmarks -n 0 --benchmark-enable --benchmark-columns=median,iqr,ops
 """
 
 import numpy as np
 import pytest
 
 import nncore
+from benchmarks.side_by_side import STEPS as SIDE_BY_SIDE_STEPS
 from nncore.floor import floor_products, step_vs_floor, training_step
 from nncore.layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
 from nncore.losses import SoftmaxCrossEntropy
-from tests.benchmarks.side_by_side import STEPS as SIDE_BY_SIDE_STEPS
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 BATCH = 128

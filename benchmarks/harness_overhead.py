@@ -2,7 +2,7 @@
 milliseconds of training each): a one-cell command as a new process (imports, tables and figures
 included), tiny cells per second, a no-op rerun of a finished grid, and the driver's peak memory.
 
-Run: python tests/benchmarks/harness_overhead.py [--cells 3000] [--big 10000] [--reps 3]   (docs/performance.md)
+Run: python benchmarks/harness_overhead.py [--cells 3000] [--big 10000] [--reps 3]   (docs/performance.md)
 """
 
 import argparse

@@ -15,7 +15,7 @@ mnielsen/neural-networks-and-deep-learning; its Python 2 code is run through lib
 copy). A missing peer is skipped with a one-line message; nothing of their code is copied into
 nnbench: their scripts run from temporary copies of your checkouts.
 
-Run: python tests/benchmarks/side_by_side.py --book DIR --nielsen DIR [--step-rounds 21] [--figures] [--rounds 4]
+Run: python benchmarks/side_by_side.py --book DIR --nielsen DIR [--step-rounds 21] [--figures] [--rounds 4]
      [--out FILE.md]
 """
 

@@ -1,7 +1,7 @@
 """Where the time of a training step goes, kernel by kernel, for the step configurations of
 side_by_side.py (both dtypes, one BLAS thread): each layer pass, the loss and the update timed inside
 real steps, and the Affine passes split into their matrix products (the floor) and the rest (bias add,
-bias gemv). The timing calls add a little to each entry. Run: python tests/benchmarks/profile_step.py
+bias gemv). The timing calls add a little to each entry. Run: python benchmarks/profile_step.py
 """
 
 import time
