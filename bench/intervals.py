@@ -19,6 +19,12 @@ METHOD = "percentile bootstrap 95% CI of the mean over seeds"
 _CHUNK = 1_000_000
 
 
+def _mean_of_rows(resampled, axis=-1):
+    """The mean over the last axis, each resample's values summed in the same order whatever the other rows:
+    scipy's resampled array has the rows innermost, where NumPy's reduction order would depend on them."""
+    return np.mean(np.ascontiguousarray(resampled), axis=axis)
+
+
 def bootstrap_interval(values, level=LEVEL, n_resamples=N_RESAMPLES, seed=0):
     """Percentile-bootstrap interval of each row's mean. `values` is 2-D (rows, samples) with NaN
     where a row has fewer samples; rows with under two values get NaN. Deterministic: the resampling
@@ -42,7 +48,7 @@ def bootstrap_interval(values, level=LEVEL, n_resamples=N_RESAMPLES, seed=0):
             step = max(1, _CHUNK // (n_resamples * n))
             for i in range(0, len(data), step):
                 part = data[i:i + step]
-                res = stats.bootstrap((part,), np.mean, axis=-1, vectorized=True, method="percentile",
+                res = stats.bootstrap((part,), _mean_of_rows, axis=-1, vectorized=True, method="percentile",
                                       confidence_level=level, n_resamples=n_resamples,
                                       batch=max(1, _CHUNK // (len(part) * n)), rng=np.random.default_rng(seed))
                 # Resampled means lie within [min, max]; the clip only removes a last-bit rounding excess.

@@ -103,7 +103,9 @@ class MLP:
         return loss, self.grads
 
     def accuracy(self, x, t, batch_size=2000):
-        """Fraction of rows whose arg-max output matches the label (integer or one-hot)."""
+        """Fraction of rows whose arg-max output matches the label (integer or one-hot), evaluated in
+        chunks of `batch_size` rows (2000 by default): a chunk's BLAS products, and so the last bits of its
+        outputs, depend on its size, so the default is part of what a stored accuracy means."""
         count("batch_size", batch_size)
         labels = t if t.ndim == 1 else t.argmax(axis=1)
         correct = 0

@@ -236,6 +236,10 @@ def test_generated_sets_are_cached_per_setting_and_rebuilt_when_damaged(monkeypa
 
     first = load("moons", n=50, noise=0.1, seed=4)
     (path,) = (mnist.cache_dir("moons") / "generated").iterdir()
+    assert re.fullmatch(r"[0-9a-f]{24}\.npz", path.name)  # the documented name: caches of earlier runs are found
+    load("digits")
+    (digits,) = (mnist.cache_dir("digits") / "generated").iterdir()  # each set in its own folder, same naming
+    assert re.fullmatch(r"[0-9a-f]{24}\.npz", digits.name) and digits.name != path.name
     monkeypatch.setattr(toy, "moons", lambda **kw: pytest.fail("generated again"))
     again = load("moons", n=50, noise=0.1, seed=4)  # from the cache: scikit-learn not called
     assert np.array_equal(again.x_train, first.x_train) and np.array_equal(again.t_test, first.t_test)

@@ -78,6 +78,17 @@ def test_a_silent_server_times_out(server, tmp_path):
         download("big.bin", [server.url + "/silent/"], tmp_path, server.sha256, timeout=0.5)
 
 
+def test_a_mirror_gets_30_seconds_by_default(server, tmp_path, monkeypatch):
+    """The documented default, as urlopen receives it (MNIST's loader passes none of its own)."""
+    import urllib.request
+
+    given, urlopen = [], urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout: given.append(timeout) or urlopen(url, timeout=timeout))
+    download("big.bin", [server.url + "/ok/"], tmp_path, server.sha256)
+    assert given == [30]
+
+
 def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(DatasetError, match=rf"^cannot create {re.escape(str(tmp_path / 'file' / 'd'))} \(Not a "

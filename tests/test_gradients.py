@@ -39,6 +39,19 @@ def test_layer_gradients(kind):
     assert_small(errors)
 
 
+def test_the_layer_is_checked_in_training_mode_from_its_first_pass():
+    """In training mode dropout's frozen mask is the first draw from the rng (Dropout's rule: keep u >= ratio,
+    scaled by 1/(1 - ratio)), and batch norm's first pass moves its running statistics."""
+    rng = np.random.default_rng(0)
+    dropout = Dropout(0.5, rng)
+    check_layer(dropout, np.ones((4, 3)), rng)
+    np.testing.assert_array_equal(dropout.mask, (np.random.default_rng(0).random((4, 3)) >= 0.5) / 0.5)
+    batchnorm = BatchNorm(np.ones(3), np.zeros(3), momentum=0.0)  # momentum 0: the last training batch's mean
+    x = np.arange(12.0).reshape(4, 3)
+    check_layer(batchnorm, x, rng)
+    np.testing.assert_allclose(batchnorm.running_mean, [4.5, 5.5, 6.5])
+
+
 def test_gradient_check_catches_a_wrong_backward():
     rng = np.random.default_rng(2)
 

@@ -206,6 +206,23 @@ def test_one_writer_per_folder(tmp_path):
     second.close()
 
 
+def test_a_held_folder_is_refused_at_once_not_after_a_wait(tmp_path, monkeypatch):
+    """The message tells the user to wait; the tool itself never does (a wait would let a second writer
+    in whenever the first finishes within it)."""
+    import filelock
+
+    asked = []
+    acquire = filelock.FileLock.acquire
+    monkeypatch.setattr(filelock.FileLock, "acquire", lambda self, timeout=None, **kw: asked.append(timeout) or
+                        acquire(self, timeout=timeout, **kw))
+    first = RunStore(tmp_path / "run")
+    first.open(IDENTITY)
+    with pytest.raises(UserError, match="is being written by another run"):
+        RunStore(tmp_path / "run").open(IDENTITY)
+    first.close()
+    assert asked == [0, 0]
+
+
 def test_an_unwritable_folder_is_one_line(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(UserError, match=r"^cannot write results to .*file/run \(Not a directory\); pass --results "
@@ -600,11 +617,20 @@ def test_compare_reports_what_differs_and_settings_without_a_partner():
                           summary_frame([0.5], optimizer="sgd").assign(metric="x"))
 
 
+def test_a_parameter_may_be_named_like_pandas_own_columns():
+    """A grid parameter called index or level_0 is matched like any other (pandas names columns so)."""
+    a = summary_frame([0.5, 0.9], index=1, level_0=2)
+    result = compare_summaries(a, summary_frame([0.6, 0.95], index=1, level_0=2))
+    assert result.table[["index", "level_0", "metric"]].values.tolist() == [["1", "2", "loss"], ["1", "2", "accuracy"]]
+
+
 def test_format_comparison_marks_each_row():
     a = summary_frame([0.50, 0.90, 0.123456])
     b = summary_frame([0.60, 0.95, 0.123457])
     text = format_comparison(compare_summaries(a, b, {"loss": "min", "accuracy": "max"}))
     lines = text.splitlines()
+    # pandas' index=False layout: columns right-justified, one space apart, the widest value at the margin
+    assert lines[0].startswith("  metric  mean_a") and lines[2].startswith("accuracy     0.9    0.95  0.05")
     assert lines[0].split() == ["metric", "mean_a", "mean_b", "diff", "ci95_welch_low", "ci95_welch_high", "n_a",
                                 "n_b", "p", "p_bh", "mark"]
     assert lines[1].split()[0] == "loss" and lines[1].split()[-1] == "REGRESSION"
@@ -620,10 +646,14 @@ def test_format_comparison_lists_each_unmatched_setting_once():
     b = summary_frame([0.5, 0.9], optimizer="sgd")
     lines = format_comparison(compare_summaries(a, b)).splitlines()
     at = lines.index("only in a (no partner, not compared): 1 setting(s)")  # two metrics, one setting
-    assert [line.strip() for line in lines[at + 1:at + 3]] == ["optimizer", "adam"]
+    assert lines[at + 1:at + 3] == ["optimizer", "     adam"]  # pandas' index=False layout
     assert not any(line.startswith("only in b") for line in lines)
     by_step = compare_summaries(a.assign(step=[1, 2, 1, 2]), b.assign(step=[1, 2]))  # one setting at two steps
     assert "only in a (no partner, not compared): 1 setting(s)" in format_comparison(by_step)
+    a = pd.concat([summary_frame([0.5], act="relu"), summary_frame([0.4], act="tanh")], ignore_index=True)
+    lines = format_comparison(compare_summaries(a, summary_frame([0.5], act="relu"))).splitlines()
+    at = lines.index("only in a (no partner, not compared): 1 setting(s)")
+    assert lines[at + 1:at + 3] == [" act", "tanh"]  # pandas' index=False layout: no leading blank
 
 
 def stored_run(root, experiment, name, summary):
@@ -722,6 +752,16 @@ def test_bootstrap_interval_is_scipys_percentile_interval_and_seeded():
     again = bootstrap_interval(values)
     assert np.array_equal(again[0], bootstrap_interval(values, seed=0)[0])  # the default seed is 0
     assert not np.array_equal(again[0], bootstrap_interval(values, seed=1)[0])
+
+
+@pytest.mark.parametrize("n", [10, 300])
+def test_a_rows_bootstrap_interval_does_not_depend_on_the_rows_beside_it(n):
+    """Bit for bit, alone or among 20 rows (one slice at 10 seeds, two at 300): a summary's interval for a
+    setting is the same whatever else the grid holds."""
+    values = np.random.default_rng(5).normal(0.9, 0.02, (20, n))
+    low, high = bootstrap_interval(values, n_resamples=200)
+    alone = [bootstrap_interval(values[i:i + 1], n_resamples=200) for i in range(20)]
+    assert low.tolist() == [a[0][0] for a in alone] and high.tolist() == [a[1][0] for a in alone]
 
 
 def test_bootstrap_interval_sees_a_spread_beyond_the_two_smallest_seeds():

@@ -15,6 +15,21 @@ def test_round_trip(tmp_path, name, dtype):
     assert back.dtype == np.dtype(dtype) and np.array_equal(back, array)
 
 
+def test_one_byte_arrays_are_read_only_views_and_wider_ones_native(tmp_path):
+    write_idx(tmp_path / "u8.idx", np.arange(6, dtype=np.uint8))
+    write_idx(tmp_path / "i32.idx", np.arange(6, dtype=np.int32))
+    u8, i32 = read_idx(tmp_path / "u8.idx"), read_idx(tmp_path / "i32.idx")
+    assert not u8.flags.writeable and not u8.flags.owndata  # a view of the bytes read, not a copy
+    assert i32.dtype.isnative and i32.flags.writeable
+
+
+def test_gzip_is_written_at_its_fastest_level(tmp_path):
+    """RFC 1952: the header's XFL byte is 4 when the compressor used its fastest algorithm."""
+    write_idx(tmp_path / "a.idx.gz", np.arange(100, dtype=np.uint8))
+    raw = (tmp_path / "a.idx.gz").read_bytes()
+    assert raw[:2] == b"\x1f\x8b" and raw[8] == 4
+
+
 def write_bytes(tmp_path, data, name="f.idx"):
     path = tmp_path / name
     path.write_bytes(data)

@@ -64,6 +64,15 @@ def test_predict_returns_a_fresh_array_and_accuracy_chunks():
     assert net.accuracy(x, np.eye(3)[t]) == 1.0
 
 
+def test_accuracy_evaluates_in_chunks_of_2000_rows_by_default():
+    """The documented default chunk, as forward sees it (a chunk's size sets its outputs' last bits)."""
+    net = nncore.MLP([2, 3, 2], np.random.default_rng(0))
+    sizes, forward = [], net.forward
+    net.forward = lambda x, train=False: sizes.append(len(x)) or forward(x, train)
+    net.accuracy(np.zeros((4001, 2)), np.zeros(4001, dtype=int))
+    assert sizes == [2000, 2000, 1]
+
+
 def test_set_params_checks_names_and_shapes():
     net = nncore.MLP([4, 6, 3], np.random.default_rng(0))
     net.set_params({"W1": np.ones((4, 6), np.float32)})

@@ -44,7 +44,8 @@ def _fetch_one(url, tmp, algorithm, timeout):
 
 def download(name, mirrors, dest_dir, digest, algorithm="sha256", timeout=30):
     """Fetch `name` from the first of `mirrors` (base URLs) that serves it with the pinned digest
-    into dest_dir; the file appears under its name only complete and verified. Returns its path."""
+    into dest_dir; the file appears under its name only complete and verified. Returns its path.
+    A mirror silent for `timeout` seconds (30 by default) counts as failed and the next is tried."""
     dest_dir = Path(dest_dir)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)

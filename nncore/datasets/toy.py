@@ -15,7 +15,8 @@ PARTS = ("x_train", "t_train", "x_test", "t_test")
 
 def cached(name, make, **params):
     """make(**params), kept in the user cache as .npz keyed by the parameters and scikit-learn's
-    version: importing scikit-learn takes seconds, and every worker process of a run would pay it."""
+    version: importing scikit-learn takes seconds, and every worker process of a run would pay it.
+    The file is <data set's cache>/generated/<24 hex digits of the key's SHA-256>.npz."""
     key = json.dumps([name, params, version("scikit-learn")], sort_keys=True)
     path = cache_dir(name) / "generated" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
     try:
