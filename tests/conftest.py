@@ -1,5 +1,7 @@
 import gzip
 import hashlib
+import json
+import sys
 import threading
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -7,9 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
+import bench
+from bench import explorer, plugins
 from nncore.datasets import IMAGE_SPECS, write_idx
 from nncore.datasets.idx import content_digest
 from nncore.datasets.mnist import FILES
+from tests.helpers import HALF_SGD, PLANTED
 
 
 @pytest.fixture(scope="session")
@@ -117,3 +122,30 @@ def file_server(tmp_path):
 
 def gz(data):
     return gzip.compress(data)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Two toy runs that differ in lr, one with a failed cell whose message and a setting carry markup."""
+    root = tmp_path_factory.mktemp("results")
+    bench.run("toy", run="slow", seeds=3, results_dir=root, progress=False, jobs=1, figures=True)
+    bench.run("toy", run="fast", seeds=3, results_dir=root, progress=False, jobs=1,
+              overrides={"lr": [0.5, 1.5], "mode": ["ok", "fail"]})
+    path = root / "toy" / "fast" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    failed = next(c for c in manifest["cells"].values() if c["status"] == "failed")
+    failed["message"] = PLANTED
+    manifest["headline"] = PLANTED
+    path.write_text(json.dumps(manifest))
+    explorer.write_page(root)
+    return root
+
+
+@pytest.fixture
+def module_dir(tmp_path, monkeypatch):
+    (tmp_path / "myopt.py").write_text(HALF_SGD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins._resolve.cache_clear()
+    yield tmp_path
+    sys.modules.pop("myopt", None)
+    plugins._resolve.cache_clear()

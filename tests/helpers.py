@@ -1,6 +1,8 @@
 """Running the CLI as a user would: a real subprocess, in a scratch folder."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,3 +61,35 @@ class RunsCode:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+PLANTED = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def data_of(page):
+    raw = re.search(r'<script type="application/json" id="nnbench-data">(.*?)</script>', page, re.S).group(1)
+    return json.loads(raw)
+
+
+HALF_SGD = '''
+class HalfSGD:
+    """SGD whose step is scaled: p -= scale * lr * g."""
+
+    def __init__(self, lr=0.05, scale=0.5):
+        self.lr, self.scale = lr, scale
+
+    def update(self, params, grads):
+        for key, p in params.items():
+            p -= self.scale * self.lr * grads[key]
+'''
+
+
+def points_npz(path, seed=0, **overrides):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {"x_train": rng.standard_normal((120, 2)), "t_train": rng.integers(0, 2, 120),
+              "x_test": rng.standard_normal((40, 2)), "t_test": rng.integers(0, 2, 40)}
+    arrays.update(overrides)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path

@@ -1,0 +1,39 @@
+"""Helpers the tests of bench's modules share: a run's identity, one-line errors, manifests and records."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.errors import UserError
+from bench.tables import CellRows
+
+IDENTITY = {"experiment": "toy", "version": 1, "dataset": "moons", "root_seed": 0}
+
+
+def one_line(message):
+    return pytest.raises(UserError, match="^" + re.escape(message) + "$")
+
+
+def manifest(cells=None, **config):
+    return {"config": {**IDENTITY, **config}, "cells": cells or {}}
+
+
+def records(value=1.0):
+    return CellRows({"experiment": "toy", "cell_id": "c", "seed": 1, "lr": 0.1}, [0, 1], [np.nan, 1.0],
+                    ["loss", "loss"], [value, value / 2])
+
+
+def fake_records(levels, seeds, steps=12, extra=None, metric="loss"):
+    """Tidy records of `levels` (dicts of parameters) x seeds, a decreasing noisy curve each."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, params in enumerate(levels):
+        for seed in range(seeds):
+            cell = f"{i:04d}{seed:04d}"
+            values = np.linspace(2.0, 0.5, steps) + 0.05 * rng.standard_normal(steps)
+            for step, v in enumerate(values):
+                rows.append({"experiment": "x", "cell_id": cell, "seed": seed, **params, **(extra or {}),
+                             "dataset": "moons", "step": step, "epoch": step / 4, "metric": metric, "value": v})
+    return pd.DataFrame(rows)

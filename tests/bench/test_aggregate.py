@@ -1,0 +1,61 @@
+"""bench.aggregate: the statistics across problems, against hand-computed values."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from bench.aggregate import (
+    expected_best,
+    first_reach,
+    iqm,
+    performance_profile,
+    probability_of_improvement,
+    stratified_bootstrap,
+)
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == 4.5  # mean of 3, 4, 5, 6
+    assert iqm([0, 0, 0, 1, 1, 1, 1, 100]) == 0.75  # mean of 0, 1, 1, 1: the outlier is cut
+
+
+def test_probability_of_improvement_counts_pairs_and_ties_half():
+    assert probability_of_improvement([[2, 3]], [[1, 2.5]]) == 0.75  # 2>1, 2<2.5, 3>1, 3>2.5
+    assert probability_of_improvement([[1, 1]], [[1]]) == 0.5
+    assert probability_of_improvement([[1], [5]], [[2], [4]]) == 0.5  # averaged over problems
+
+
+def test_performance_profile_by_hand():
+    costs = [[100, 200, math.inf], [300, 150, 150], [math.inf, math.inf, math.inf]]
+    rho = performance_profile(costs, [1, 2, 100])
+    np.testing.assert_allclose(rho, [[1 / 3, 1 / 3, 1 / 3], [2 / 3, 2 / 3, 1 / 3], [2 / 3, 2 / 3, 1 / 3]])
+
+
+def test_expected_best_equals_enumeration():
+    values = [0.1, 0.5, 0.9]
+    assert expected_best(values, 2) == pytest.approx((0.5 + 0.9 + 0.9) / 3)
+    rng = np.random.default_rng(0)
+    v = rng.random(7)
+    for k in range(1, 8):
+        brute = np.mean([max(c) for c in itertools.combinations(v, k)])
+        assert expected_best(v, k) == pytest.approx(brute)
+        assert expected_best(v, k, goal="min") == pytest.approx(np.mean([min(c) for c in itertools.combinations(v, k)]))
+
+
+def test_first_reach():
+    assert first_reach([10, 20, 30], [0.5, 0.9, 0.95], 0.9) == 20
+    assert first_reach([10, 20], [0.5, 0.6], 0.9) == math.inf
+
+
+def test_stratified_bootstrap_stays_in_range_and_keeps_each_problem():
+    rng = np.random.default_rng(1)
+    groups = [rng.random(5), 0.9 + 0.1 * rng.random(5), np.ones(3)]
+    low, high = stratified_bootstrap(groups)
+    every = np.concatenate(groups)
+    assert every.min() <= low <= iqm(every) <= high <= every.max()
+    assert stratified_bootstrap(groups) == (low, high)  # seeded
+    # Within each problem every run agrees: a stratified resample is always the same three scores
+    # (pooled resampling would mix 0.7s and 0.2s), so the interval is the point.
+    assert stratified_bootstrap([[0.7, 0.7], [0.2]]) == (pytest.approx(iqm([0.7, 0.7, 0.2])),) * 2
