@@ -124,7 +124,7 @@ def report(draft=False, only=None, out=sys.stdout):
 
 def table_commit():
     """The commit docs/testing.md's mutation table was measured at."""
-    found = re.search(r"measured at commit `([0-9a-f]{7,40})`", TABLE.read_text(encoding="utf-8"))
+    found = re.search(r"measured at commit `([0-9a-f]{7,40})`", TABLE.read_text(encoding="utf-8"), re.IGNORECASE)
     if not found:
         sys.exit(f"{TABLE}: no line 'measured at commit `SHA`': name the commit the table was measured at")
     return found.group(1)
