@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench.aggregate import (
     expected_best,
@@ -59,3 +60,24 @@ def test_stratified_bootstrap_stays_in_range_and_keeps_each_problem():
     # Within each problem every run agrees: a stratified resample is always the same three scores
     # (pooled resampling would mix 0.7s and 0.2s), so the interval is the point.
     assert stratified_bootstrap([[0.7, 0.7], [0.2]]) == (pytest.approx(iqm([0.7, 0.7, 0.2])),) * 2
+
+
+def test_iqm_trims_a_quarter_from_each_end():
+    """Squares of 1..20: the middle half is 6..15 (a 30% trim would keep 7..14: 115.5)."""
+    assert iqm([i * i for i in range(1, 21)]) == pytest.approx(sum(i * i for i in range(6, 16)) / 10)  # 118.5
+
+
+def test_probability_of_improvement_is_averaged_over_problems_not_pooled():
+    """Problem 1: X always loses (0); problem 2: always wins (1): 0.5, however many runs each has
+    (pooling the runs would give 6 of 8 pairs, 0.75)."""
+    assert probability_of_improvement([[1], [5, 5, 5]], [[2], [4]]) == 0.5
+
+
+def test_stratified_bootstrap_of_one_problem_is_the_95_percent_percentile_bootstrap_of_the_iqm():
+    """One group: the ordinary percentile bootstrap, as scipy computes it, of the 25%-trimmed mean, at 95%
+    (skewed scores, so a 10% trim or a 90% level would move the bounds well beyond the tolerance)."""
+    scores = np.random.default_rng(3).exponential(size=40)
+    low, high = stratified_bootstrap([scores], n_resamples=20000)
+    ref = stats.bootstrap((scores,), lambda s, axis: stats.trim_mean(s, 0.25, axis=axis), method="percentile",
+                          n_resamples=20000, rng=np.random.default_rng(9)).confidence_interval
+    assert low == pytest.approx(ref.low, abs=0.02) and high == pytest.approx(ref.high, abs=0.02)

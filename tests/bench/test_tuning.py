@@ -105,3 +105,37 @@ def test_best_trial_ignores_failed_trials_and_breaks_ties_low():
     assert best_trial(tuning, {0: 0.5, 1: None, 2: math.nan, 3: 0.7, 4: 0.7}) == 3
     assert best_trial(Tuning(lambda p: {}, metric="v", goal="min"), {0: 0.5, 1: 0.2}) == 1
     assert best_trial(tuning, {0: None, 1: math.inf * 0}) is None
+
+
+def test_each_grid_point_gets_its_own_trials():
+    """The sequence is seeded by the point: two optimizers are not tuned on the same settings."""
+    tuning = Tuning(lambda point: {"lr": Range(1e-3, 1.0, log=True)}, metric="v")
+    adam, sgd = sample(tuning, {"optimizer": "adam"}, 5, 0), sample(tuning, {"optimizer": "sgd"}, 5, 0)
+    assert len({t["lr"] for t in adam} | {t["lr"] for t in sgd}) == 10
+
+
+def curve_run(params, rng):
+    """Validation first rises with x, then ends highest at x = 0.3: the last value picks x near 0.3,
+    the first would pick the largest x."""
+    rec = bench.Recorder()
+    x = params["x"]
+    rec.log("val_score", x, 1)
+    rec.log("val_score", 1 - (x - 0.3) ** 2, 2)
+    return rec
+
+
+CURVE = bench.Experiment(
+    name="tuned_curve", description="a tuned toy whose validation curve turns", run=curve_run,
+    plot=lambda records: {}, grid={"trials": [8]}, datasets=("moons",), seeds=1,
+    tuning=Tuning(lambda point: {"x": Range(0.0, 1.0)}, metric="val_score", params=("x",)),
+    params={"trials": Int("trials", 1, 100), "x": Float("tuned", 0, 1)},
+)
+
+
+def test_a_trial_is_scored_by_its_last_validation_value(tmp_path):
+    registry.register(CURVE)  # here, not at import: test_every_experiment lists what is registered
+    result = bench.run("tuned_curve", results_dir=tmp_path, progress=False, jobs=1, log=lambda line: None)
+    r = result.records
+    last = r[(r[STAGE] == TUNE) & (r["step"] == 2)]
+    chosen = set(r.loc[r[STAGE] == FINAL, "x"])
+    assert chosen == {last.loc[last["value"].idxmax(), "x"]} and chosen != {r["x"].max()}
