@@ -11,6 +11,11 @@ from scipy.stats import trim_mean
 from bench.intervals import LEVEL, N_RESAMPLES
 
 
+def _check_goal(goal):
+    if goal not in ("max", "min"):
+        raise ValueError(f"goal must be 'max' or 'min', got {goal!r}")
+
+
 def iqm(scores):
     """Interquartile mean: the mean of the middle 50% of the scores (robust to outlying runs, less
     noisy than the median)."""
@@ -44,11 +49,12 @@ def probability_of_improvement(x_groups, y_groups):
 def performance_profile(costs, taus):
     """Dolan-Moré profiles: costs[p, s] is what method s needs on problem p (inf: never got there);
     returns rho[t, s], the fraction of problems on which s needs at most taus[t] times the least any
-    method needs. rho at tau = 1 is how often s is the fastest; rho as tau grows, how often it gets there."""
+    method needs (the least is ratio 1, even when it is 0). rho at tau = 1 is how often s is the
+    fastest; rho as tau grows, how often it gets there."""
     costs = np.asarray(costs, dtype=float)
     best = costs.min(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(np.isfinite(costs), costs / best, np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):  # inf/inf where no method got there, x/0
+        ratio = np.where(np.isfinite(costs), np.where(costs == best, 1.0, costs / best), np.inf)
     return np.array([(ratio <= tau).mean(axis=0) for tau in taus])
 
 
@@ -57,6 +63,7 @@ def expected_best(values, k, goal="max"):
     a tuning curve that does not depend on the order the trials happened to run in (Dodge et al. 2019).
     With values sorted from worst to best, the i-th (1-based) is the best of k with probability
     C(i-1, k-1) / C(n, k)."""
+    _check_goal(goal)
     v = np.sort(np.asarray(values, dtype=float))
     if goal == "min":
         v = v[::-1]
@@ -69,6 +76,7 @@ def expected_best(values, k, goal="max"):
 
 def first_reach(steps, values, target, goal="max"):
     """The first step at which `values` reaches `target` (inf: never)."""
+    _check_goal(goal)
     values = np.asarray(values, dtype=float)
     reached = values >= target if goal == "max" else values <= target
     hits = np.flatnonzero(reached)

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -34,6 +35,14 @@ def test_performance_profile_by_hand():
     np.testing.assert_allclose(rho, [[1 / 3, 1 / 3, 1 / 3], [2 / 3, 2 / 3, 1 / 3], [2 / 3, 2 / 3, 1 / 3]])
 
 
+def test_performance_profile_of_a_zero_cost_and_of_an_unsolved_problem_warns_of_nothing():
+    # A method there at step 0 is the fastest (ratio 1, not 0/0); beside it any other is never within a factor.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rho = performance_profile([[0, 2], [math.inf, math.inf]], [1, 1e6])
+    np.testing.assert_array_equal(rho, [[0.5, 0.0], [0.5, 0.0]])
+
+
 def test_expected_best_equals_enumeration():
     values = [0.1, 0.5, 0.9]
     assert expected_best(values, 2) == pytest.approx((0.5 + 0.9 + 0.9) / 3)
@@ -48,6 +57,20 @@ def test_expected_best_equals_enumeration():
 def test_first_reach():
     assert first_reach([10, 20, 30], [0.5, 0.9, 0.95], 0.9) == 20
     assert first_reach([10, 20], [0.5, 0.6], 0.9) == math.inf
+    assert first_reach([10, 20, 30], [0.9, 0.5, 0.3], 0.5, goal="min") == 20  # a loss falling to its target
+
+
+@pytest.mark.parametrize("call", [lambda g: expected_best([1], 1, goal=g), lambda g: first_reach([1], [1], 1, g)])
+def test_a_goal_is_max_or_min_and_nothing_else(call):
+    assert call("max") == 1 and call("min") == 1
+    with pytest.raises(ValueError, match="goal must be 'max' or 'min', got 'mni'"):
+        call("mni")
+
+
+def test_expected_best_names_the_k_it_refuses():
+    with pytest.raises(ValueError, match="^k must be from 1 to 3, got 4$"):
+        expected_best([1, 2, 3], 4)
+    assert expected_best([3, 1, 2], 3) == 3 and expected_best([3, 1, 2], 3, goal="min") == 1
 
 
 def test_stratified_bootstrap_stays_in_range_and_keeps_each_problem():
@@ -81,3 +104,13 @@ def test_stratified_bootstrap_of_one_problem_is_the_95_percent_percentile_bootst
     ref = stats.bootstrap((scores,), lambda s, axis: stats.trim_mean(s, 0.25, axis=axis), method="percentile",
                           n_resamples=20000, rng=np.random.default_rng(9)).confidence_interval
     assert low == pytest.approx(ref.low, abs=0.02) and high == pytest.approx(ref.high, abs=0.02)
+
+
+def test_stratified_bootstrap_of_another_statistic_and_of_a_zero_level():
+    # Every group constant: every resample is the same six scores, whose median is 2.
+    assert stratified_bootstrap([[1, 1, 1], [3, 3, 3]], statistic=np.median) == (2.0, 2.0)
+    # A 0% interval is one point: the median of the resampled statistics, from both ends.
+    low, high = stratified_bootstrap([[0.1, 0.5, 0.9, 0.3]], level=0.0)
+    assert low == high
+    low, high = stratified_bootstrap([[0.1, 0.5, 0.9, 0.3], [0.2, 0.4]], statistic=np.median, level=0.5)
+    assert 0.1 <= low < high <= 0.9

@@ -31,3 +31,11 @@ def test_summary_interval_never_leaves_the_metric_range():
     assert list(summary.columns) == ["lr", "dataset", "metric", *SUMMARY_COLUMNS]
     row = summary.iloc[0]
     assert row["ci95_boot_low"] == 0.99 and row["ci95_boot_high"] == 1.0 and row["min"] == 0.99
+
+
+def test_a_cell_without_rows_reads_back_with_its_columns_and_no_values():
+    lead = {"experiment": "toy", "cell_id": "c", "seed": 1, "lr": 0.1}
+    empty = CellRows.from_arrow(CellRows(lead, [], [], [], []).to_arrow())
+    assert empty.lead == dict.fromkeys(lead) and len(empty) == 0
+    full = CellRows.from_arrow(CellRows(lead, [0, 5], [0.0, 1.0], ["acc", "acc"], [0.5, 0.75]).to_arrow())
+    assert full.lead == lead and full.step.tolist() == [0, 5] and full.value.tolist() == [0.5, 0.75]
