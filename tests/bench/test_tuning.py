@@ -4,11 +4,12 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import bench
 from bench import registry
 from bench.params import Float, Int
-from bench.tuning import FINAL, STAGE, TRIAL, TUNE, Range, Tuning, best_trial, sample
+from bench.tuning import FINAL, STAGE, TRIAL, TUNE, Range, Tuning, best_trial, sample, split_trials
 
 
 def toy_run(params, rng):
@@ -139,3 +140,25 @@ def test_a_trial_is_scored_by_its_last_validation_value(tmp_path):
     last = r[(r[STAGE] == TUNE) & (r["step"] == 2)]
     chosen = set(r.loc[r[STAGE] == FINAL, "x"])
     assert chosen == {last.loc[last["value"].idxmax(), "x"]} and chosen != {r["x"].max()}
+
+
+SPACE = Tuning(lambda point: {"lr": Range(1e-3, 1.0, log=True), "momentum": Range(0.5, 0.99)}, metric="v")
+
+
+def test_trials_are_pinned_across_versions_and_the_order_of_a_points_keys():
+    # A run resumed after an upgrade must find the same trial cells: these values are the contract
+    # (scrambled Halton, seeded by the SHA-256 of the root seed and the point, 4 significant digits).
+    point = {"optimizer": "momentum", "problem": "mlp"}
+    expected = [{"lr": 0.02283, "momentum": 0.7631}, {"lr": 0.722, "momentum": 0.9264},
+                {"lr": 0.00406, "momentum": 0.5997}]
+    assert sample(SPACE, point, 3, 0) == expected
+    assert sample(SPACE, {"problem": "mlp", "optimizer": "momentum"}, 3, 0) == expected
+    # A value JSON cannot hold (a NumPy integer from a grid) still seeds the point, by its text.
+    assert sample(SPACE, {"optimizer": "momentum", "width": np.int64(3)}, 1, 0) == [{"lr": 0.02196, "momentum": 0.7767}]
+
+
+def test_the_number_of_trials_is_one_value_and_one_by_default():
+    assert split_trials({"lr": [0.1, 0.2]}) == ({"lr": [0.1, 0.2]}, 1)
+    assert split_trials({"lr": [0.1], "trials": [20]}) == ({"lr": [0.1]}, 20)
+    with pytest.raises(bench.UserError, match=r"^trials takes one value \(the number of trials per setting\), got 2$"):
+        split_trials({"trials": [10, 20]})
