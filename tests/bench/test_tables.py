@@ -1,5 +1,7 @@
 """bench.tables: combining cells' records and summarising them."""
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -39,3 +41,46 @@ def test_a_cell_without_rows_reads_back_with_its_columns_and_no_values():
     assert empty.lead == dict.fromkeys(lead) and len(empty) == 0
     full = CellRows.from_arrow(CellRows(lead, [0, 5], [0.0, 1.0], ["acc", "acc"], [0.5, 0.75]).to_arrow())
     assert full.lead == lead and full.step.tolist() == [0, 5] and full.value.tolist() == [0.5, 0.75]
+
+
+def _records(rows):
+    return pd.DataFrame([{"experiment": "x", "cell_id": f"{lr}-{seed}", "seed": seed, "lr": lr, "step": step,
+                          "epoch": 0.0, "metric": metric, "value": value}
+                         for lr, seed, step, metric, value in rows])
+
+
+def test_summary_statistics_by_hand_with_diverged_seeds_counted_apart():
+    nan = float("nan")
+    finals = [(0.1, [0.5, 0.7, 0.9]), (0.2, [0.6, nan, 0.8])]
+    rows = [(lr, s, 10, "acc", v) for lr, vs in finals for s, v in enumerate(vs)]
+    rows += [(lr, s, 0, "acc", 0.1 * (s + 1)) for lr in (0.1, 0.2) for s in range(3)]  # earlier steps, listed after
+    rows += [(0.1, s, 10, "loss", v) for s, v in enumerate([1.0, 2.0, nan])]
+    rows += [(0.2, s, 10, "loss", 3.0) for s in range(3)]
+    summary = summarize(_records(rows))
+    assert summary[["lr", "metric"]].values.tolist() == [[0.1, "acc"], [0.2, "acc"], [0.1, "loss"], [0.2, "loss"]]
+    expected = [  # mean, std (n - 1), min, max, n, n_diverged: the final step's values alone
+        [0.7, 0.2, 0.5, 0.9, 3, 0], [0.7, math.sqrt(0.02), 0.6, 0.8, 2, 1], [1.5, math.sqrt(0.5), 1.0, 2.0, 2, 1],
+        [3.0, 0.0, 3.0, 3.0, 3, 0]]
+    got = summary[["mean", "std", "min", "max", "n", "n_diverged"]].to_numpy(dtype=float)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert summary.index.tolist() == [0, 1, 2, 3]
+    assert summary[["ci95_boot_low", "ci95_boot_high"]].iloc[3].tolist() == [3.0, 3.0]
+    assert summary["n"].dtype == np.int64 and summary["n_diverged"].dtype == np.int64
+
+    one = summarize(_records([(0.1, 0, 5, "acc", 0.4), (0.1, 1, 5, "acc", nan)]))
+    assert one[["mean", "min", "max", "n", "n_diverged"]].iloc[0].tolist() == [0.4, 0.4, 0.4, 1, 1]
+    assert np.isnan(one["std"].iloc[0]) and np.isnan(one["ci95_boot_low"].iloc[0])  # one finite seed: no spread
+    none = summarize(_records([(0.1, 0, 5, "acc", nan)]))
+    assert np.isnan(none[["mean", "std", "min", "max"]].iloc[0].to_numpy(dtype=float)).all() and none["n"].iloc[0] == 0
+
+
+def test_summary_by_step_and_of_chosen_metrics():
+    rows = [(0.1, s, step, "acc", step / 10 + s / 100) for s in range(2) for step in (0, 10)]
+    rows += [(0.1, s, 10, "loss", 1.0) for s in range(2)] + [(0.1, 1, 10, "diverged_at", 10.0)]
+    by_step = summarize(_records(rows), metrics=["acc"], by_step=True)
+    assert by_step[["metric", "step"]].values.tolist() == [["acc", 0], ["acc", 10], ["diverged_at", 10]]
+    np.testing.assert_allclose(by_step["mean"], [0.005, 1.005, 10.0])
+    assert by_step["n"].tolist() == [2, 2, 1]
+    final = summarize(_records(rows), metrics=["acc"])
+    assert final["metric"].tolist() == ["acc", "diverged_at"] and "step" not in final.columns
+    np.testing.assert_allclose(final["mean"], [1.005, 10.0])
