@@ -110,7 +110,12 @@ def test_stratified_bootstrap_of_another_statistic_and_of_a_zero_level():
     # Every group constant: every resample is the same six scores, whose median is 2.
     assert stratified_bootstrap([[1, 1, 1], [3, 3, 3]], statistic=np.median) == (2.0, 2.0)
     # A 0% interval is one point: the median of the resampled statistics, from both ends.
-    low, high = stratified_bootstrap([[0.1, 0.5, 0.9, 0.3]], level=0.0)
+    low, high = stratified_bootstrap([np.random.default_rng(2).random(20)], level=0.0)
     assert low == high
+    # Another statistic is the one resampled (the max of ten draws of 0..9 is 8 or 9 at the quartiles;
+    # their IQM would be near 4.5), and the default seed is 0.
+    assert stratified_bootstrap([np.arange(10.0)], statistic=np.max, level=0.5) == (8.0, 9.0)
+    groups = [np.random.default_rng(3).random(7), np.random.default_rng(4).random(5)]
+    assert stratified_bootstrap(groups) == stratified_bootstrap(groups, seed=0) != stratified_bootstrap(groups, seed=1)
     low, high = stratified_bootstrap([[0.1, 0.5, 0.9, 0.3], [0.2, 0.4]], statistic=np.median, level=0.5)
     assert 0.1 <= low < high <= 0.9
