@@ -1,6 +1,8 @@
 import gzip
 import hashlib
 import json
+import os
+import shutil
 import sys
 import threading
 from dataclasses import replace
@@ -15,6 +17,15 @@ from nncore.datasets import IMAGE_SPECS, write_idx
 from nncore.datasets.idx import content_digest
 from nncore.datasets.mnist import FILES
 from tests.helpers import HALF_SGD, PLANTED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tidy_under_mutmut(tmp_path_factory):
+    """mutmut ends each test session with os._exit, so pytest's own tidying (at exit) never runs and
+    every session's temporary folder, converted data sets included, would stay on disk: remove it here."""
+    yield
+    if "MUTANT_UNDER_TEST" in os.environ:
+        shutil.rmtree(tmp_path_factory.getbasetemp(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

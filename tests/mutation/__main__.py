@@ -18,6 +18,7 @@ counts as detected: the tests did not pass with the change.
 
 import argparse
 import json
+import os
 import random
 import re
 import subprocess
@@ -173,16 +174,19 @@ def sample(names, counts, cap, seed):
 
 
 def run(patterns):
-    """mutmut run, its spinner kept in mutants/mutmut.log unless a person is watching."""
+    """mutmut run, its spinner kept in mutants/mutmut.log unless a person is watching. Its home folder
+    is one under mutants/: a mutant that misspells a cache variable writes there, not in the user's home."""
     command = [sys.executable, "-m", "mutmut", "run", *patterns]
+    home = ROOT / "mutants" / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home)}
     if sys.stdout.isatty():
-        subprocess.run(command, cwd=ROOT, check=True)
+        subprocess.run(command, cwd=ROOT, check=True, env=env)
         return
-    (ROOT / "mutants").mkdir(exist_ok=True)
     log = ROOT / "mutants" / "mutmut.log"
     start = time.monotonic()
     with open(log, "w") as f:
-        code = subprocess.run(command, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(command, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
     named = " ".join(patterns[:3]) + (f" ... ({len(patterns)} in all)" if len(patterns) > 3 else "")
     print(f"mutmut run {named or '(everything)'}: exit {code} after {time.monotonic() - start:.0f} s "
           f"(its output: {log.relative_to(ROOT)})")
