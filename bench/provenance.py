@@ -10,14 +10,17 @@ PACKAGES = ["nnbench", "numpy", "scipy", "pandas", "pyarrow", "joblib", "threadp
             "matplotlib", "tqdm"]
 
 
+GIT_TIMEOUT = 5  # seconds: a git that hangs (a stale network mount, a prompt) gives no version, not a hung run
+
+
 def code_version():
     """The git commit of the checkout holding this code (with '-dirty' for local changes), if any."""
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
+                                text=True, timeout=GIT_TIMEOUT, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+                               capture_output=True, timeout=GIT_TIMEOUT).stdout.strip()  # any output: dirty
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None

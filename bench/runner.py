@@ -56,6 +56,4 @@ def execute(experiment, cells, on_result, jobs=1, root_seed=0, blas_threads=1, p
             for result in results:
                 on_result(_tabled(result))
         finally:
-            close = getattr(results, "close", None)
-            if close:
-                close()  # on fail-fast, cancel what is still queued
+            results.close()  # on fail-fast, cancel what is still queued

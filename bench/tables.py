@@ -81,8 +81,8 @@ def combine(parts):
 
 
 def final_values(records):
-    """Each cell's last value of each metric."""
-    last = records.sort_values("step", kind="stable").groupby(["cell_id", "metric"], sort=False).tail(1)
+    """Each cell's last value of each metric: at its largest step, the one recorded last there."""
+    last = records.sort_values("step", kind="stable").drop_duplicates(["cell_id", "metric"], keep="last")
     return last.reset_index(drop=True)
 
 
@@ -101,14 +101,13 @@ def summarize(records, metrics=None, by_step=False):
         values = group.loc[group["finite"], "value"].to_numpy()
         n = len(values)
         samples.append(values)
-        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)),
+        rows.append(dict(zip(keys, key),  # grouped by a list, so every key is a tuple
                          mean=values.mean() if n else np.nan, std=values.std(ddof=1) if n > 1 else np.nan,
                          min=values.min() if n else np.nan, max=values.max() if n else np.nan,
                          n=n, n_diverged=int((~group["finite"]).sum())))
     summary = pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
-    width = max((len(v) for v in samples), default=0)
-    padded = np.full((len(samples), max(width, 1)), np.nan)
+    padded = np.full((len(samples), max(map(len, samples), default=0)), np.nan)
     for i, v in enumerate(samples):
         padded[i, :len(v)] = v
-    summary["ci95_boot_low"], summary["ci95_boot_high"] = bootstrap_interval(padded) if len(samples) else ([], [])
+    summary["ci95_boot_low"], summary["ci95_boot_high"] = bootstrap_interval(padded)
     return summary[keys + SUMMARY_COLUMNS]

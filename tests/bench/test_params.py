@@ -31,6 +31,13 @@ def test_describe_says_what_the_parameter_accepts(param, words):
     assert param.describe() == words
 
 
+def test_choice_keeps_its_options():
+    """Built in the test, not in a parametrize list: mutation testing collects the list before it
+    switches a mutant on."""
+    choice = Choice("h", "a", "b", nullable=True)
+    assert choice.check("x", None) is None and choice.describe() == "one of a, b, or null"
+
+
 @pytest.mark.parametrize("param, given, expected", [
     (Int("h", 1), 3, 3),
     (Int("h", 1), 3.0, 3),                # an int written as 3.0 reaches the experiment as 3

@@ -56,6 +56,17 @@ def test_code_version_without_git_is_none(monkeypatch):
     assert provenance.code_version() is None
 
 
+@pytest.mark.parametrize("hangs", ["rev-parse", "status"])
+def test_code_version_gives_up_on_a_git_that_hangs(hangs, tmp_path, monkeypatch):
+    fake = tmp_path / "git"
+    sleep = shutil.which("sleep")
+    fake.write_text(f'#!/bin/sh\ncase "$*" in *{hangs}*) exec {sleep} 60;; *rev-parse*) echo 0123abcd;; esac\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(provenance, "GIT_TIMEOUT", 0.5)
+    assert provenance.code_version() is None
+
+
 def test_nnbench_version_is_the_installed_one_or_unknown(monkeypatch):
     assert provenance.nnbench_version() == metadata.version("nnbench")
 

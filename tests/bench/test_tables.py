@@ -1,12 +1,15 @@
 """bench.tables: combining cells' records and summarising them."""
 
 import math
+import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bench.records import SUMMARY_COLUMNS
-from bench.tables import CellRows, combine, summarize
+from bench.tables import CellRows, cell_rows, combine, final_values, summarize
 
 
 def test_combined_cells_keep_their_order_and_a_parameter_of_mixed_types_becomes_text():
@@ -84,3 +87,65 @@ def test_summary_by_step_and_of_chosen_metrics():
     final = summarize(_records(rows), metrics=["acc"])
     assert final["metric"].tolist() == ["acc", "diverged_at"] and "step" not in final.columns
     np.testing.assert_allclose(final["mean"], [1.005, 10.0])
+
+
+def test_a_cells_columns_have_the_tidy_tables_types_whatever_it_recorded():
+    """Steps are integers and epochs and values floats even when an experiment records them otherwise;
+    an empty cell's metric column is still text, so every cell's Parquet file has one schema."""
+    lead = {"experiment": "toy", "cell_id": "c", "seed": 1}
+    rows = CellRows(lead, [0.0, 5.0], [0, 1], np.array(["acc", "acc"]), [1, 0])
+    assert (rows.step.dtype, rows.epoch.dtype, rows.value.dtype) == (np.int64, np.float64, np.float64)
+    expected = {"step": pa.int64(), "epoch": pa.float64(), "metric": pa.string(), "value": pa.float64()}
+    for cell in (rows, CellRows(lead, [], [], [], [])):
+        schema = cell.to_arrow().schema
+        assert schema.names == [*lead, *expected] and {name: schema.field(name).type for name in expected} == expected
+
+
+def test_cell_rows_put_identity_and_parameters_before_the_rows_from_tuples_or_a_frame():
+    cell = SimpleNamespace(experiment="toy", cell_id="c1", seed=3, params={"lr": 0.1, "sizes": [4, 2], "act": "relu"})
+    rows = [(0, 0.0, "loss", 2.0), (10, 1.0, "loss", 1.5)]
+    from_tuples = cell_rows(cell, rows, used={"act": "tanh", "opts": {"b": 1}})
+    assert from_tuples.lead == {"experiment": "toy", "cell_id": "c1", "seed": 3, "lr": 0.1, "sizes": "[4, 2]",
+                                "act": "tanh", "opts": '{"b": 1}'}  # lists and dicts as JSON text
+    assert from_tuples.step.tolist() == [0, 10] and from_tuples.value.tolist() == [2.0, 1.5]
+    frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value"])[["value", "metric", "step", "epoch"]]
+    from_frame = cell_rows(cell, frame)
+    assert from_frame.step.tolist() == [0, 10] and from_frame.epoch.tolist() == [0.0, 1.0]
+    assert from_frame.metric.tolist() == ["loss", "loss"] and from_frame.value.tolist() == [2.0, 1.5]
+    assert len(cell_rows(cell, [])) == 0
+
+
+def test_a_parameter_that_is_true_in_one_cell_and_a_number_in_another_becomes_text():
+    def cell(cell_id, flag):
+        return CellRows({"experiment": "toy", "cell_id": cell_id, "seed": 1, "flag": flag}, [0], [0.0], ["acc"], [1.0])
+
+    assert combine([cell("a", True), cell("b", 2)])["flag"].tolist() == ["True", "2"]  # not [1, 2]
+
+
+def test_the_final_value_is_at_the_largest_step_and_recorded_last_there():
+    """A metric recorded twice at its last step (a last evaluation that repeats the periodic one) ends
+    with the later record, in a table long enough that an unstable sort would reorder equal steps."""
+    rows = [(0.1, 0, 1, "acc", float(i)) for i in range(50)] + [(0.1, 0, 0, "acc", 100.0 + i) for i in range(50)]
+    rows += [(0.1, 1, 3, "loss", 7.0)]
+    records = _records(rows)
+    final = final_values(records)
+    assert final.columns.tolist() == records.columns.tolist() and final.index.tolist() == [0, 1]
+    assert final[["cell_id", "metric", "value"]].values.tolist() == [["0.1-0", "acc", 49.0], ["0.1-1", "loss", 7.0]]
+
+
+def test_summary_keeps_a_setting_without_a_parameter_and_is_empty_when_no_metric_matches():
+    rows = [(lr, s, 5, "acc", 0.5 + s / 10) for lr in (0.1, None) for s in range(2)]
+    summary = summarize(_records(rows))
+    assert summary["lr"].isna().tolist() == [False, True] and summary["n"].tolist() == [2, 2]
+    empty = summarize(_records(rows), metrics=["loss"])
+    assert empty.columns.tolist() == ["lr", "metric", *SUMMARY_COLUMNS] and len(empty) == 0
+
+
+def test_summary_of_one_or_no_finite_seed_warns_of_nothing():
+    """A setting whose seeds all diverged has no mean, said by NaN and n = 0 in the table, not by
+    NumPy's 'mean of empty slice' or 'degrees of freedom' warnings in the user's terminal."""
+    nan = float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summarize(_records([(0.1, 0, 5, "acc", nan), (0.2, 0, 5, "acc", 0.5)]))
+    assert summary["n"].tolist() == [0, 1] and np.isnan(summary["std"]).all()
