@@ -50,12 +50,13 @@ def figure(nrows=1, ncols=1, width=6.4, height=4.0, **kwargs):
 
 
 def kaiser_smooth(y, window=11, beta=2.0):
-    """The book's loss smoothing: a Kaiser window (beta 2) over the curve reflected at both ends."""
+    """The book's loss smoothing: a Kaiser window (beta 2) over the curve extended at both ends as the
+    book extends it, mirrored about the first point and mirrored with the last point repeated."""
     y = np.asarray(y, dtype=float)
     if len(y) < window:
         return y
     half = window // 2
-    padded = np.concatenate([y[half:0:-1], y, y[-2:-half - 2:-1]])
+    padded = np.concatenate([y[half:0:-1], y, y[:-half - 1:-1]])
     w = np.kaiser(window, beta)
     return np.convolve(padded, w / w.sum(), mode="valid")
 

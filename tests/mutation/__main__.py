@@ -76,6 +76,24 @@ def results():
     return found
 
 
+def forget(patterns):
+    """Drop the recorded result of every survivor (and unreached mutant) that `patterns` match, so this
+    run tries it against the current tests: mutmut reruns no mutant whose function is unchanged, even
+    when the tests have changed. A killed mutant stays killed (tests are only added). How many dropped."""
+    from mutmut.stats import status_by_exit_code
+
+    dropped = 0
+    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        for name, code in codes.items():
+            if status_by_exit_code[code] in ("survived", "no tests") and any(fnmatch(name, p) for p in patterns):
+                codes[name] = None
+                dropped += 1
+        meta.write_text(json.dumps(data))
+    return dropped
+
+
 def report(draft=False, only=None, out=sys.stdout):
     """Print the table and whatever needs a look (of the mutants whose names match `only`'s names or
     patterns, if given); 1 if a mutant does, else 0."""
@@ -218,6 +236,9 @@ def main(argv=None):
             return 0
         patterns = only = sample(names, counts, args.cap, args.seed)
     if not args.report:
+        dropped = forget(patterns or ["*"])
+        if dropped:
+            print(f"{dropped} survivors of an earlier run are tried again")
         run(patterns)
     return report(draft=args.draft, only=only)
 
