@@ -120,8 +120,11 @@ def dask_cluster(scheduler=None, timeout=CONNECT_TIMEOUT, logs=False):
             raise UserError(f"the Dask scheduler at {scheduler} has no workers after {timeout:g} s: start some with "
                             f"`dask worker {scheduler} --nthreads 1`") from None
     else:
+        # No dashboard; the scheduler's HTTP server still starts, on a free local port rather than 8787,
+        # which another run or a notebook's dashboard may hold.
         cluster = distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                            dashboard_address=None,
+                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                            silence_logs=logging.INFO if logs else logging.CRITICAL + 1)
         client = distributed.Client(cluster)
     try:

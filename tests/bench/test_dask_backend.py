@@ -356,8 +356,14 @@ def test_a_scheduler_that_never_takes_the_client_is_one_line_after_the_timeout()
 
 # -- dask_cluster on this machine -------------------------------------------------------------------------------------
 
-def test_without_a_scheduler_a_local_cluster_runs_one_single_threaded_worker_process_per_core(monkeypatch, capfd):
+def test_without_a_scheduler_a_local_cluster_runs_one_single_threaded_worker_process_per_core(monkeypatch, capfd,
+                                                                                              recwarn):
+    """Also when port 8787, Dask's default for the scheduler's HTTP server, is taken: no warning."""
     started = []
+    taken = socket.socket()
+    with contextlib.suppress(OSError):  # already held by something else: taken all the same
+        taken.bind(("127.0.0.1", 8787))
+        taken.listen()
 
     class Recorded(distributed.LocalCluster):
         def __init__(self, **kwargs):
@@ -374,7 +380,10 @@ def test_without_a_scheduler_a_local_cluster_runs_one_single_threaded_worker_pro
         assert os.getpid() not in client.run(os.getpid).values()
         client.run(logging.getLogger("distributed.worker").critical, "nnbench: a critical line")
     assert client.status == "closed" and lc.status == distributed.core.Status.closed
-    assert "nnbench: a critical line" not in capfd.readouterr().err  # the workers' own log stays out
+    taken.close()
+    err = capfd.readouterr().err
+    assert "nnbench: a critical line" not in err  # the workers' own log stays out
+    assert "8787" not in err and not [w for w in recwarn if "8787" in str(w.message)]
 
 
 class Started(Exception):
@@ -394,4 +403,5 @@ def test_the_local_cluster_has_a_worker_per_core_and_logs_only_if_asked(monkeypa
     with pytest.raises(Started), dask_backend.dask_cluster(logs=logs):
         pass
     assert calls == [{"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+                      "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
                       "silence_logs": logging.INFO if logs else logging.CRITICAL + 1}]
