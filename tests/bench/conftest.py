@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bench.errors import UserError
-from bench.tables import CellRows
+from bench.tables import CellRows, combine
 
 IDENTITY = {"experiment": "toy", "version": 1, "dataset": "moons", "root_seed": 0}
 
@@ -23,6 +23,25 @@ def manifest(cells=None, **config):
 def records(value=1.0):
     return CellRows({"experiment": "toy", "cell_id": "c", "seed": 1, "lr": 0.1}, [0, 1], [np.nan, 1.0],
                     ["loss", "loss"], [value, value / 2])
+
+
+def summary_frame(means, stds=0.01, n=5, **params):
+    """A run's summary: one row per metric (loss, accuracy, gap, as many as `means`) of one setting."""
+    metrics = ["loss", "accuracy", "gap"][:len(means)]
+    return pd.DataFrame({**params, "metric": metrics, "mean": means, "std": stds, "n": n, "n_diverged": 0})
+
+
+def stored_run(root, experiment, name, summary):
+    """A finished run folder root/experiment/name holding `summary`, pointed to as the latest."""
+    from bench.store import RunStore
+
+    store = RunStore(root / experiment / name)
+    store.open({**IDENTITY, "experiment": experiment})
+    store.write_manifest(manifest(experiment=experiment))
+    store.write_tables(combine([records()]), summary)
+    store.point_latest()
+    store.close()
+    return store.folder
 
 
 def fake_records(levels, seeds, steps=12, extra=None, metric="loss"):

@@ -13,10 +13,8 @@ import pytest
 import bench
 from bench import cli, registry
 from bench.params import Int
-from bench.store import RunStore
-from bench.tables import combine
 from bench.tuning import Range, Tuning
-from tests.bench.conftest import IDENTITY, manifest, records
+from tests.bench.conftest import stored_run, summary_frame
 from tests.helpers import data_of
 from tests.toy_experiment import EXPERIMENT as TOY
 
@@ -574,21 +572,6 @@ def test_report_html_says_which_runs_it_skipped(capsys, scratch, page):
     assert err.count("\n") == 1
 
 
-def summary_frame(means, stds=0.01, n=5):
-    return pd.DataFrame({"lr": 0.1, "metric": ["loss", "accuracy"][:len(means)], "mean": means, "std": stds, "n": n,
-                         "n_diverged": 0})
-
-
-def stored_run(root, experiment, name, summary):
-    store = RunStore(root / experiment / name)
-    store.open({**IDENTITY, "experiment": experiment})
-    store.write_manifest(manifest(experiment=experiment))
-    store.write_tables(combine([records()]), summary)
-    store.point_latest()
-    store.close()
-    return store.folder
-
-
 SIGNIFICANT = ("{} significant differences, {} regressions (b vs a; Welch t-test per setting and metric, "
                "Benjamini-Hochberg across them: FDR {}, and |diff| >= {} x |mean a|)")
 
@@ -596,8 +579,8 @@ SIGNIFICANT = ("{} significant differences, {} regressions (b vs a; Welch t-test
 @pytest.fixture
 def pair(scratch):
     """Two toy runs in ./results: in b, the loss is higher (worse) and the accuracy higher (better)."""
-    stored_run(scratch / "results", "toy", "a", summary_frame([0.50, 0.90]))
-    stored_run(scratch / "results", "toy", "b", summary_frame([0.60, 0.95]))
+    stored_run(scratch / "results", "toy", "a", summary_frame([0.50, 0.90], lr=0.1))
+    stored_run(scratch / "results", "toy", "b", summary_frame([0.60, 0.95], lr=0.1))
 
 
 def test_compare_prints_the_table_and_a_summary_line(capsys, pair):
@@ -627,8 +610,8 @@ def test_compare_alpha_and_min_effect_decide_what_is_flagged(capsys, pair):
 
 def test_compare_in_another_results_folder_and_by_path(capsys, scratch):
     root = scratch / "other"
-    a = stored_run(root, "toy", "a", summary_frame([0.50, 0.90]))
-    stored_run(root, "toy", "b", summary_frame([0.60, 0.95]))
+    a = stored_run(root, "toy", "a", summary_frame([0.50, 0.90], lr=0.1))
+    stored_run(root, "toy", "b", summary_frame([0.60, 0.95], lr=0.1))
     code, out, _ = main(capsys, "compare", "toy/a", "toy", "--results", str(root), "--fail-on-regression")
     assert (code, out.splitlines()[-1]) == (1, SIGNIFICANT.format(2, 1, "0.05", "0.01"))
     code, out, _ = main(capsys, "compare", str(a), "toy/b", "--results", str(root))
@@ -636,7 +619,7 @@ def test_compare_in_another_results_folder_and_by_path(capsys, scratch):
 
 
 def test_compare_runs_of_an_unregistered_experiment_without_directions(capsys, scratch):
-    stored_run(scratch / "results", "ghost", "a", summary_frame([0.50, 0.90]))
-    stored_run(scratch / "results", "ghost", "b", summary_frame([0.60, 0.95]))
+    stored_run(scratch / "results", "ghost", "a", summary_frame([0.50, 0.90], lr=0.1))
+    stored_run(scratch / "results", "ghost", "b", summary_frame([0.60, 0.95], lr=0.1))
     code, out, _ = main(capsys, "compare", "ghost/a", "ghost/b", "--fail-on-regression")
     assert (code, out.splitlines()[-1]) == (0, SIGNIFICANT.format(2, 0, "0.05", "0.01"))

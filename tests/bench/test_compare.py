@@ -18,9 +18,7 @@ from bench.compare import (
     resolve,
     welch,
 )
-from bench.store import RunStore
-from bench.tables import combine
-from tests.bench.conftest import IDENTITY, manifest, one_line, records
+from tests.bench.conftest import one_line, stored_run, summary_frame
 from tests.toy_experiment import EXPERIMENT as TOY
 
 
@@ -56,11 +54,6 @@ def test_metric_range_by_name():
     for name in ("loss", "cost", "step_s", "images_per_s", "ratio", "error", "max_abs_diff"):
         assert metric_range(name) == (0.0, np.inf)
     assert metric_range("gap") == (-np.inf, np.inf)
-
-
-def summary_frame(means, stds=0.01, n=5, **params):
-    metrics = ["loss", "accuracy", "gap"][:len(means)]
-    return pd.DataFrame({**params, "metric": metrics, "mean": means, "std": stds, "n": n, "n_diverged": 0})
 
 
 def test_compare_summaries_table_by_hand():
@@ -140,16 +133,6 @@ def test_format_comparison_lists_each_unmatched_setting_once():
     lines = format_comparison(compare_summaries(a, summary_frame([0.5], act="relu"))).splitlines()
     at = lines.index("only in a (no partner, not compared): 1 setting(s)")
     assert lines[at + 1:at + 3] == [" act", "tanh"]  # pandas' index=False layout: no leading blank
-
-
-def stored_run(root, experiment, name, summary):
-    s = RunStore(root / experiment / name)
-    s.open({**IDENTITY, "experiment": experiment})
-    s.write_manifest(manifest(experiment=experiment))
-    s.write_tables(combine([records()]), summary)
-    s.point_latest()
-    s.close()
-    return s.folder
 
 
 def test_compare_runs_by_path_name_or_latest(tmp_path):

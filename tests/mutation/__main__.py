@@ -86,11 +86,12 @@ def forget(patterns):
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
         data = json.loads(meta.read_text())
         codes = data["exit_code_by_key"]
-        for name, code in codes.items():
-            if status_by_exit_code[code] in ("survived", "no tests") and any(fnmatch(name, p) for p in patterns):
-                codes[name] = None
-                dropped += 1
-        meta.write_text(json.dumps(data))
+        again = [name for name, code in codes.items() if status_by_exit_code[code] in ("survived", "no tests")
+                 and any(fnmatch(name, p) for p in patterns)]
+        if again:
+            codes.update(dict.fromkeys(again))
+            meta.write_text(json.dumps(data))
+            dropped += len(again)
     return dropped
 
 
