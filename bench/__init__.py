@@ -2,10 +2,11 @@
 
 from bench.errors import UserError
 from bench.experiment import Experiment
-from bench.records import Diverged, Recorder
+from bench.records import ACCURACY, LOSS, SECONDS, Diverged, Metric, Recorder
 from bench.registry import register
 
-__all__ = ["Experiment", "Recorder", "Diverged", "RunResult", "UserError", "load", "register", "run"]
+__all__ = ["Experiment", "Metric", "ACCURACY", "LOSS", "SECONDS", "Recorder", "Diverged", "RunResult", "UserError",
+           "load", "register", "run"]
 
 
 def __getattr__(name):

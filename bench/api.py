@@ -22,7 +22,7 @@ from bench import plugins, registry
 from bench.errors import UserError
 from bench.grid import describe, expand, final_cells, parse_overrides, resolve_grid, tune_cells, values_text
 from bench.provenance import code_version, machine, package_versions
-from bench.report import context_of, save_figures, save_tables
+from bench.report import context_of, save_figures, save_tables, summary_table
 from bench.runner import FailFast, execute, pool_size
 from bench.store import RunStore, default_run_name, resolve_run_dir, results_root
 from bench.tuning import FINAL, STAGE
@@ -339,7 +339,7 @@ def finish(experiment, store, cells, manifest, figures=True, fresh=None):
     fresh = fresh or {}
     import pandas as pd
 
-    from bench.tables import combine, summarize
+    from bench.tables import combine
 
     parts, statuses = [], {}
     for cell in cells:
@@ -351,7 +351,7 @@ def finish(experiment, store, cells, manifest, figures=True, fresh=None):
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if parts:
         records = combine(parts)
-        summary = summarize(records, experiment.summary_metrics, experiment.summary_by_step)
+        summary = summary_table(experiment, records)
         store.write_tables(records, summary)
         if experiment.headline:
             manifest["headline"] = experiment.headline(records)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bench.records import Diverged, Recorder
+from bench.records import DIVERGED_AT, Diverged, Recorder
 
 
 @dataclass
@@ -74,7 +74,7 @@ def run_cell(experiment, cell, root_seed, blas_threads=1, driver_pid=None, data_
             records = out.rows if isinstance(out, Recorder) else out if hasattr(out, "columns") else list(out)
             artifacts, used = getattr(out, "artifacts", {}), getattr(out, "used", {})
         except Diverged as d:
-            records, used = d.records.rows + [(d.step, np.nan, "diverged_at", float(d.step))], d.records.used
+            records, used = d.records.rows + [(d.step, np.nan, DIVERGED_AT, float(d.step))], d.records.used
             status.update(status="diverged", step=d.step, message=str(d))
         except Exception as e:  # a failing cell must not take the grid down
             status.update(status="failed", message=f"{type(e).__name__}: {e}",

@@ -75,15 +75,22 @@ def build_parser():
                      "page of every run (curves, comparisons, manifests) that opens offline")
     rep.add_argument("--results", help="results folder")
 
-    c = sub.add_parser("compare", help="per-metric differences of two runs: Welch tests, Benjamini-Hochberg "
-                       "adjusted p-values, a minimum effect size")
+    c = sub.add_parser("compare", help="two runs of one experiment, setting by setting: each metric called a "
+                       "regression, improvement, equivalent or inconclusive (Welch and two one-sided tests, "
+                       "Benjamini-Hochberg adjusted)")
     c.add_argument("run_a", help="EXPERIMENT, EXPERIMENT/RUN or a run folder")
     c.add_argument("run_b")
-    c.add_argument("--fail-on-regression", action="store_true", help="exit 1 if a metric got significantly worse")
+    c.add_argument("--fail-on-regression", action="store_true", help="exit 1 if a metric got worse beyond its margin")
+    c.add_argument("--fail-on-inconclusive", action="store_true",
+                   help="exit 1 also if a metric is neither shown changed nor shown equivalent (more seeds decide)")
+    c.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
+                   help="equivalence margin of a metric, in its units (repeatable; default: the experiment's "
+                   "declared margin, e.g. 0.01 for an accuracy, else --min-effect)")
     c.add_argument("--alpha", type=float, default=ALPHA,
                    help=f"false discovery rate across the comparison's tests (default {ALPHA})")
     c.add_argument("--min-effect", type=float, default=MIN_EFFECT,
-                   help=f"smallest difference flagged, as a fraction of run a's mean (default {MIN_EFFECT})")
+                   help="margin of a metric without a declared one, as a fraction of run a's mean "
+                   f"(default {MIN_EFFECT})")
     c.add_argument("--results", help="results folder")
     return p
 
@@ -196,20 +203,40 @@ def cmd_report(args):
     return 0
 
 
+def _margins(texts):
+    """--margin METRIC=VALUE options as {metric: value}."""
+    out = {}
+    for text in texts:
+        metric, _, value = text.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not metric.strip() or number is None or not number >= 0:
+            raise UserError(f"--margin takes METRIC=VALUE with a value of 0 or more (--margin test_acc=0.02), "
+                            f"got {text!r}")
+        out[metric.strip()] = number
+    return out
+
+
 def cmd_compare(args):
     from bench.compare import compare_runs, format_comparison, resolve
+    from bench.stats.pairs import INCONCLUSIVE, REGRESSION
 
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be between 0 and 1, got {args.alpha}")
     if args.min_effect < 0:
         raise UserError(f"--min-effect must be 0 or more, got {args.min_effect}")
+    margin = _margins(args.margin)
     folder_a = resolve(args.run_a, args.results)
     experiment = RunStore(folder_a).read_manifest()["config"]["experiment"]
     registered = registry.all_experiments().get(experiment)
     comparison = compare_runs(args.run_a, args.run_b, args.results, registered.metrics if registered else {},
-                              args.alpha, args.min_effect)
-    print(format_comparison(comparison, args.alpha, args.min_effect))
-    return 1 if (args.fail_on_regression and comparison.table["regression"].any()) else 0
+                              args.alpha, args.min_effect, margin)
+    print(format_comparison(comparison, args.alpha))
+    verdict = comparison.table["verdict"]
+    failing = (args.fail_on_regression or args.fail_on_inconclusive) and (verdict == REGRESSION).any()
+    return 1 if failing or (args.fail_on_inconclusive and (verdict == INCONCLUSIVE).any()) else 0
 
 
 def main(argv=None):

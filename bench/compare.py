@@ -1,11 +1,12 @@
-"""Differences between two runs' summaries: Welch tests per (setting, metric), Benjamini-Hochberg
-across them, and a minimum effect size, so that seed noise alone rarely raises an alarm.
+"""Two runs' summaries side by side: each matched (setting, metric) gets a verdict from
+bench.stats.pairs (regression, improvement, equivalent or inconclusive), with the smallest
+difference its seeds could have detected, so "no flag" is never mistaken for "no difference".
 
 Settings are matched on the parameters the two runs share. A parameter whose values in A and in B
 have none in common (lr=0.01 in A, lr=0.05 in B) is what the comparison is about: it is left out of
 the match and reported. Settings without a partner are listed, not dropped silently.
 
-pandas and scipy.stats are imported where they are used: `python -m bench` imports this module's defaults.
+pandas and scipy are imported where they are used: `python -m bench` imports this module's defaults.
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import UserError
-from bench.intervals import t975
-from bench.records import SUMMARY_COLUMNS
+from bench.records import SUMMARY_COLUMNS, Metric
+from bench.stats.pairs import (
+    ALPHA,
+    REGRESSION,
+    VERDICTS,
+    bh_adjust,
+    detectable,
+    equivalence,
+    verdicts,
+    welch,
+)
+from bench.stats.seeds import t_quantile
 from bench.store import RunStore, resolve_run_dir, results_root
 
-ALPHA = 0.05  # false discovery rate across one comparison's tests
-MIN_EFFECT = 0.01  # a difference smaller than 1% of run A's mean is never flagged
-METHOD = "Welch t-test per setting and metric, Benjamini-Hochberg across them"
-
-
+MIN_EFFECT = 0.01  # a metric without a declared margin: differences within 1% of run A's mean do not matter
+METHOD = ("Welch t-test per setting and metric and two one-sided tests within the margin, each family "
+          "Benjamini-Hochberg adjusted")
 @dataclass
 class Comparison:
     table: object  # DataFrame: one row per matched (setting, metric)
@@ -42,49 +51,13 @@ def resolve(spec, results_dir=None):
     return resolve_run_dir(results_root(results_dir), name, run or "latest")
 
 
-def metric_range(metric):
-    """The range a metric's values live in, from its name: accuracies in [0, 1], losses, costs,
-    times and rates non-negative; anything else unbounded."""
-    name = metric.lower()
-    if "acc" in name:
-        return 0.0, 1.0
-    if any(w in name for w in ("loss", "cost", "_s", "ratio", "error", "diff")):  # _s: seconds, images_per_s
-        return 0.0, np.inf
-    return -np.inf, np.inf
-
-
-def welch(mean_a, std_a, n_a, mean_b, std_b, n_b):
-    """Welch's two-sample test from summary statistics: (difference b - a, its standard error,
-    degrees of freedom, two-sided p-value). NaN where a side has under two values or no spread."""
-    from scipy.special import stdtr
-
-    va, vb = np.asarray(std_a, float) ** 2 / n_a, np.asarray(std_b, float) ** 2 / n_b
-    diff = np.asarray(mean_b, float) - np.asarray(mean_a, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(va + vb)
-        dof = (va + vb) ** 2 / (va**2 / (np.asarray(n_a) - 1) + vb**2 / (np.asarray(n_b) - 1))
-        p = 2 * stdtr(dof, -np.abs(diff) / se)
-    p = np.where(se > 0, p, np.nan)
-    return diff, se, dof, p
-
-
-def bh_adjust(p):
-    """Benjamini-Hochberg adjusted p-values along the last axis; NaN entries are not tests."""
-    from scipy.stats import false_discovery_control
-
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    for idx in np.ndindex(p.shape[:-1]):
-        row = p[idx]
-        tested = np.isfinite(row)
-        if tested.any():
-            out[idx][tested] = false_discovery_control(row[tested], method="bh")
-    return out
-
-
-def flags(p_adjusted, diff, mean_a, alpha=ALPHA, min_effect=MIN_EFFECT):
-    """Significant: adjusted p below alpha and a difference of at least min_effect x |mean of A|."""
-    return (np.asarray(p_adjusted) < alpha) & (np.abs(diff) >= min_effect * np.abs(mean_a))
+def margins(metrics, mean_a, declared, min_effect=MIN_EFFECT, given=None):
+    """Each row's equivalence margin: the user's (`given`: metric -> margin), else the metric's
+    declared one, else min_effect x |mean of A|."""
+    given = given or {}
+    fallback = min_effect * np.abs(np.asarray(mean_a, float))
+    own = [given.get(m, declared.get(m, Metric()).margin) for m in metrics]
+    return np.array([f if m is None else m for m, f in zip(own, fallback)], dtype=float)
 
 
 def _parameters(summary):
@@ -99,10 +72,11 @@ def _shown(values):
     return values[0] if len(values) == 1 else ", ".join(map(str, values))
 
 
-def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT):
-    """Match the settings of summaries a and b, test each matched (setting, metric), and flag the
-    significant differences and the regressions (a significant change the wrong way for the metric)."""
-    directions = directions or {}
+def compare_summaries(a, b, metrics=None, alpha=ALPHA, min_effect=MIN_EFFECT, margin=None):
+    """Match the settings of summaries a and b and give each matched (setting, metric) its verdict.
+    metrics: metric -> bench.Metric as the experiment declares them (direction, range, margin);
+    margin: metric -> the user's equivalence margin, over the declared one."""
+    metrics = metrics or {}
     shared = [c for c in _parameters(a) if c in b.columns]
     differs = {}
     for c in shared:  # values the two runs never share cannot be matched on: they are what is compared
@@ -121,8 +95,10 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
         raise UserError(f"the two runs share no parameter setting and metric to compare (matched on {', '.join(keys)})")
     diff, se, dof, p = welch(merged["mean_a"], merged["std_a"], merged["n_a"],
                              merged["mean_b"], merged["std_b"], merged["n_b"])
-    half = t975(dof) * se
-    lo, hi = np.array([metric_range(m) for m in merged["metric"]]).T
+    with np.errstate(invalid="ignore"):
+        half = np.where(se == 0, 0.0, t_quantile(0.975, dof) * se)
+    declared = [metrics.get(m, Metric()) for m in merged["metric"]]
+    lo, hi = np.array([d.bounds for d in declared]).T
     out = merged[keys].copy()
     for side, summary, other in (("a", a, b), ("b", b, a)):  # a parameter only one run has: shown, not matched
         for c in _parameters(summary):
@@ -133,12 +109,15 @@ def compare_summaries(a, b, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT)
     out["ci95_welch_low"] = np.maximum(diff - half, lo - hi)
     out["ci95_welch_high"] = np.minimum(diff + half, hi - lo)
     out["n_a"], out["n_b"] = merged["n_a"], merged["n_b"]
+    out["n_diverged_a"], out["n_diverged_b"] = merged["n_diverged_a"], merged["n_diverged_b"]
     out["p"] = p
     out["p_bh"] = bh_adjust(p)
-    out["significant"] = flags(out["p_bh"], diff, merged["mean_a"], alpha, min_effect)
-    direction = merged["metric"].map(directions)
-    worse = np.where(direction == "max", diff < 0, np.where(direction == "min", diff > 0, False))
-    out["regression"] = out["significant"] & worse
+    out["margin"] = margins(merged["metric"], merged["mean_a"], metrics, min_effect, margin)
+    out["p_equivalent"] = bh_adjust(equivalence(diff, se, dof, out["margin"]))
+    with np.errstate(invalid="ignore"):
+        out["detectable"] = np.where(se == 0, 0.0, detectable(se, dof, alpha))
+    out["verdict"] = verdicts(diff, out["p_bh"], out["p_equivalent"], out["margin"], [d.goal for d in declared],
+                              alpha)
     return Comparison(out, differs, only_a, only_b)
 
 
@@ -146,32 +125,41 @@ def _experiment(folder):
     return RunStore(folder).read_manifest()["config"]["experiment"]
 
 
-def compare_runs(spec_a, spec_b, results_dir=None, directions=None, alpha=ALPHA, min_effect=MIN_EFFECT):
+def compare_runs(spec_a, spec_b, results_dir=None, metrics=None, alpha=ALPHA, min_effect=MIN_EFFECT, margin=None):
     folders = [resolve(s, results_dir) for s in (spec_a, spec_b)]
     names = [_experiment(f) for f in folders]
     if names[0] != names[1]:
         raise UserError(f"{folders[0]} is a run of {names[0]} and {folders[1]} of {names[1]}: compare runs of "
                         "one experiment")
-    a, b = (RunStore(f).read_summary() for f in folders)
-    return compare_summaries(a, b, directions, alpha, min_effect)
+    summaries = [RunStore(f).read_summary() for f in folders]
+    for folder, summary in zip(folders, summaries):
+        if not set(SUMMARY_COLUMNS) <= set(summary.columns):
+            raise UserError(f"{folder}'s summary was written by an older nnbench: rebuild it with "
+                            f"`python -m bench report {names[0]} --run {folder.name}`")
+    return compare_summaries(*summaries, metrics, alpha, min_effect, margin)
 
 
-def format_comparison(comparison, alpha=ALPHA, min_effect=MIN_EFFECT):
-    """The comparison as text: what differs between the runs, the table with a mark per row, and the
-    settings without a partner."""
+def counts(table):
+    """verdict -> number of rows, in a fixed order."""
+    found = table["verdict"].value_counts()
+    return {v: int(found.get(v, 0)) for v in VERDICTS}
+
+
+def format_comparison(comparison, alpha=ALPHA):
+    """The comparison as text: what differs between the runs, the table with each row's verdict, the
+    settings without a partner, and a count of each verdict."""
     lines = []
     for k, (va, vb) in comparison.differs.items():
         lines.append(f"compared: {k} = {va} (a) vs {vb} (b)")
     shown = comparison.table.copy()
-    shown["mark"] = np.where(shown["regression"], "REGRESSION", np.where(shown["significant"], "*", ""))
-    shown = shown.drop(columns=["significant", "regression"])
+    shown["verdict"] = np.where(shown["verdict"] == REGRESSION, REGRESSION.upper(), shown["verdict"])
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))  # every row and column
     for side, rows in (("a", comparison.only_a), ("b", comparison.only_b)):
         if rows is not None and len(rows):
             settings = rows.drop(columns=["metric", "step"], errors="ignore").drop_duplicates()
             lines.append(f"only in {side} (no partner, not compared): {len(settings)} setting(s)")
             lines.append(settings.to_string(index=False))
-    table = comparison.table
-    lines.append(f"{int(table['significant'].sum())} significant differences, {int(table['regression'].sum())} "
-                 f"regressions (b vs a; {METHOD}: FDR {alpha:g}, and |diff| >= {min_effect:g} x |mean a|)")
+    lines.append(", ".join(f"{n} {v}" for v, n in counts(comparison.table).items()) +
+                 f" (b vs a; {METHOD}, FDR {alpha:g}; inconclusive: neither a change beyond the margin nor "
+                 "equivalence is shown, `detectable` is the difference these seeds find 80% of the time)")
     return "\n".join(lines)

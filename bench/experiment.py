@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.errors import UserError
-from bench.records import RESERVED_NAMES
+from bench.records import RESERVED_NAMES, Metric
 
 
 def cartesian(grid):
@@ -32,7 +32,9 @@ class Experiment:
     headline(records) -> str: the run's result in one line (printed, kept in the manifest and report).
     summary_metrics: the metrics the summary covers (None: all). summary_by_step: summarize every
     step's value (e.g. one per batch size), not only each cell's last.
-    metrics: metric -> "min" or "max", the better direction, used by `compare`.
+    metrics: metric -> bench.Metric: its better direction, its range (intervals are cut there) and
+    the margin within which `compare` calls two runs equivalent; "min" or "max" alone declares an
+    unbounded metric with that direction. A metric not declared has no direction and no range.
     params: parameter -> bench.params.Param: its type, range or choices and a one-line help. Every
     parameter of the grid, quick and dataset_grids needs one; defaults are checked when the experiment
     is defined, overrides before any cell runs. check(grid) may add rules across parameters (raise
@@ -77,6 +79,7 @@ class Experiment:
     tables: Callable = None
 
     def __post_init__(self):
+        self.metrics = {k: Metric(v) if isinstance(v, str) else v for k, v in self.metrics.items()}
         names = {*self.grid, *self.quick, *(k for g in self.dataset_grids.values() for k in g)} - {"seeds"}
         taken = sorted(names & RESERVED_NAMES)
         if taken:
@@ -97,6 +100,10 @@ class Experiment:
     @property
     def dataset(self):
         return self.datasets[0]
+
+    def bounds(self):
+        """metric -> (low, high): the declared range of each declared metric."""
+        return {k: m.bounds for k, m in self.metrics.items()}
 
     def expand(self, grid, seed):
         return (self.points or (lambda g, s: cartesian(g)))(grid, seed)

@@ -54,9 +54,9 @@ def _num(value):
     return float(f"{value:.5g}") if np.isfinite(value) else None
 
 
-def curves(records):
-    """Per metric and setting, one series: the mean over seeds at each (thinned) step, the bootstrap
-    interval (from five seeds on, else None) and each seed's values."""
+def curves(records, bounds=None):
+    """Per metric and setting, one series: the mean over seeds at each (thinned) step, the 95% interval
+    of the mean (from five seeds on, else None; cut at `bounds`: metric -> range) and each seed's values."""
     from bench.plotting import mean_ci
 
     keys = swept(records)
@@ -65,7 +65,7 @@ def curves(records):
     n_series = len(records.drop_duplicates(keys + ["metric"])) if keys else len(metrics)
     keep = max(MIN_POINTS_PER_CURVE, POINTS_PER_RUN // max(1, n_series))
     for metric in metrics:
-        stats = mean_ci(records, metric, keys)
+        stats = mean_ci(records, metric, keys, bounds=(bounds or {}).get(metric))
         seeds = [c for c in stats.columns if c.startswith("seed:")]
         for _, group in (stats.groupby(keys, sort=False, dropna=False) if keys else [((), stats)]):
             group = group.iloc[_thin(group["step"].to_numpy(), keep)]
@@ -118,17 +118,15 @@ def _comparisons(runs, summaries, directions):
                     and table[c].astype(str).nunique() > 1]  # the settings tell rows apart by these
             rows = []
             for r in table.to_dict("records"):
-                mark = "regression" if r["regression"] else ("significant" if r["significant"] else "no difference")
                 rows.append({"setting": ", ".join(f"{k}={r[k]}" for k in keys) or "(all)", "metric": r["metric"],
-                             **{c: _plain(r[c]) for c in COMPARE_COLUMNS if c not in ("significant", "regression")},
-                             "mark": mark})
+                             **{c: _plain(r[c]) for c in COMPARE_COLUMNS if c != "verdict"}, "mark": r["verdict"]})
             differs = {k: [str(v) for v in ab] for k, ab in comparison.differs.items()}
             out[f"{a}\n{b}"] = {"rows": rows, "differs": differs}
     return out
 
 
-COMPARE_COLUMNS = ["mean_a", "mean_b", "diff", "ci95_welch_low", "ci95_welch_high", "n_a", "n_b", "p", "p_bh",
-                   "significant", "regression"]
+COMPARE_COLUMNS = ["mean_a", "mean_b", "diff", "ci95_welch_low", "ci95_welch_high", "n_a", "n_b", "n_diverged_a",
+                   "n_diverged_b", "p", "p_bh", "margin", "p_equivalent", "detectable", "verdict"]
 
 
 def collect(root, names=None, run=None):
@@ -153,7 +151,7 @@ def collect(root, names=None, run=None):
             except UserError as e:
                 runs.append({"name": run_dir.name, "error": str(e)})
                 continue
-            keys, rows = curves(records)
+            keys, rows = curves(records, known[folder.name].bounds())
             summaries[run_dir.name] = summary
             runs.append({"name": run_dir.name, "params": keys, "curves": rows, "manifest": manifest_view(manifest),
                          "figures": [str(p.relative_to(root)) for p in sorted((run_dir / "figures").glob("*.png"))]})

@@ -178,17 +178,19 @@ def expand(experiment, grid, dataset, n_seeds, root_seed=0):
 
 
 def tune_cells(experiment, grid, dataset, root_seed=0):
-    """A tuned experiment's tune stage: for each grid point, one cell (seed 0) per trial."""
-    grid, n_trials = tuning.split_trials(grid)
+    """A tuned experiment's tune stage: for each grid point and study, one cell per trial, trained with
+    the study's seed."""
+    grid, n_trials, n_studies = tuning.split_trials(grid)
     points = experiment.expand(grid, root_seed)
     data = _data_identity(dataset)
-    return [[_cell(experiment, trial, dataset, 0, root_seed, data) for trial in group]
-            for group in tuning.tune_groups(experiment.tuning, points, n_trials, root_seed)]
+    return [[_cell(experiment, trial, dataset, trial[tuning.STUDY], root_seed, data) for trial in group]
+            for group in tuning.tune_groups(experiment.tuning, points, n_trials, root_seed, n_studies)]
 
 
 def final_cells(experiment, groups, score, dataset, n_seeds, root_seed=0):
-    """The final stage: each grid point's best trial (score(cell) -> its last validation value, None
-    when it failed) with n_seeds seeds. Returns (cells, the tune groups with no finished trial)."""
+    """The final stage: each grid point's and study's best trial (score(cell) -> its last validation
+    value, None when it failed) with the study's n_seeds seeds. Returns (cells, the tune groups with no
+    finished trial)."""
     data = _data_identity(dataset)
     cells, unfinished = [], []
     for group in groups:
@@ -196,5 +198,6 @@ def final_cells(experiment, groups, score, dataset, n_seeds, root_seed=0):
         if point is None:
             unfinished.append(group[0])
             continue
-        cells += [_cell(experiment, point, dataset, seed, root_seed, data) for seed in range(n_seeds)]
+        cells += [_cell(experiment, point, dataset, seed, root_seed, data)
+                  for seed in tuning.final_seeds(point[tuning.STUDY], n_seeds)]
     return cells, unfinished

@@ -1,5 +1,5 @@
 """One figure style for every experiment, one palette per figure, and the curves drawn with their
-spread over seeds (every seed below five, a bootstrap band from five on).
+spread over seeds (every seed below five, a band of the 95% interval of the mean from five on).
 
 Figures are built on matplotlib.figure.Figure directly (no pyplot), so drawing never depends on
 a display or touches a notebook's backend. matplotlib is imported when a figure is drawn: worker
@@ -10,7 +10,10 @@ import contextlib
 
 import numpy as np
 
-from bench.intervals import BAND_MIN_SEEDS, METHOD, bootstrap_interval
+from bench.records import diverged_cells
+from bench.stats.seeds import METHOD, mean_interval
+
+BAND_MIN_SEEDS = 5  # below this, figures draw every seed (thin lines) instead of a band
 
 STYLE = {
     "figure.dpi": 110,
@@ -71,20 +74,26 @@ def palette(values):
     return {v: f"C{i % 10}" for i, v in enumerate(values)}
 
 
-def mean_ci(records, metric, by, x="step", smooth=None):
-    """Per (by..., x): the mean over cells (seeds), the percentile-bootstrap 95% interval (low, high;
-    computed only where there are BAND_MIN_SEEDS values or more, else NaN), n, and each seed's own
-    value in a column "seed:<s>", for figures that draw the seeds (a seed's line follows it along x,
-    also when x is a grid parameter and every point is another cell). `smooth` is applied to each
+def mean_ci(records, metric, by, x="step", smooth=None, bounds=None):
+    """Per (by..., x): the mean over cells (seeds), the 95% interval of the mean (low, high, cut at
+    `bounds`, the metric's range; only where there are BAND_MIN_SEEDS values or more, else NaN), n,
+    and each seed's own value in a column "seed:<s>" for figures that draw the seeds (a seed's line
+    follows it along x, also when x is a grid parameter and every point is another cell; a diverged
+    seed has its line but is left out of mean and interval). `smooth` is applied to each
     cell's curve first. Groups keep the order they first appear in; x ascends within each."""
     by = list(by)
     df = records[records["metric"] == metric]
     if smooth is not None:
         df = df.sort_values(["cell_id", x], kind="stable").copy()
         df["value"] = df.groupby("cell_id", sort=False)["value"].transform(lambda v: smooth(v.to_numpy()))
-    wide = df.groupby(by + [x, "seed"], sort=False, dropna=False)["value"].mean().unstack("seed")
+    def by_seed(part):
+        return part.groupby(by + [x, "seed"], sort=False, dropna=False)["value"].mean().unstack("seed")
+
+    wide = by_seed(df)
+    diverged = df["cell_id"].isin(diverged_cells(records))
+    # A diverged seed is drawn (its own line) but not averaged: it never finished (docs/statistics.md).
+    values = by_seed(df[~diverged]).reindex(index=wide.index, columns=wide.columns).to_numpy(dtype=float)
     wide.columns = [f"seed:{c}" for c in wide.columns]
-    values = wide.to_numpy(dtype=float)
     out = wide.reset_index()
     if by:  # unstack sorts the rows: put the groups back in their order of appearance
         first = {k: i for i, k in enumerate(dict.fromkeys(zip(*(df[c] for c in by))))}
@@ -100,14 +109,14 @@ def mean_ci(records, metric, by, x="step", smooth=None):
     high = low.copy()
     banded = out["n"].to_numpy() >= BAND_MIN_SEEDS
     if banded.any():
-        low[banded], high[banded] = bootstrap_interval(values[banded])
+        low[banded], high[banded] = mean_interval(values[banded], bounds=bounds)
     out.insert(len(by) + 3, "low", low)
     out.insert(len(by) + 4, "high", high)
     return out
 
 
 def spread(ax, stats, x, label=None, color=None, linestyle="-", marker=None, alpha=0.2):
-    """One group's curve from mean_ci: the mean, and around it the bootstrap band, or below
+    """One group's curve from mean_ci: the mean, and around it the interval's band, or below
     BAND_MIN_SEEDS seeds every seed as a thin line (a band from so few would pretend to know more)."""
     (line,) = ax.plot(stats[x], stats["mean"], label=label, color=color, linestyle=linestyle, marker=marker,
                       markersize=3)

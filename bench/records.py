@@ -1,14 +1,48 @@
 """What an experiment's run returns: tidy records (step, epoch, metric, value), and divergence."""
 
 import math
+from dataclasses import dataclass
 
 COLUMNS = ["step", "epoch", "metric", "value"]
 # The tidy tables put these before a cell's parameters, and the summary these after them
 # (bench.tables): a grid parameter may take none of their names, nor "dataset", which the harness sets.
 CELL_COLUMNS = ["experiment", "cell_id", "seed"]
-SUMMARY_COLUMNS = ["mean", "std", "ci95_boot_low", "ci95_boot_high", "min", "max", "n", "n_diverged"]
-TUNING_COLUMNS = ["stage", "trial"]  # a tuned experiment's cells (bench.tuning)
+SUMMARY_COLUMNS = ["mean", "std", "ci95_low", "ci95_high", "min", "max", "n", "n_diverged"]
+DIVERGED_AT = "diverged_at"  # the metric recording the step at which a cell diverged (bench.cell)
+TUNING_COLUMNS = ["stage", "study", "trial"]  # a tuned experiment's cells (bench.tuning)
 RESERVED_NAMES = {*CELL_COLUMNS, "dataset", *TUNING_COLUMNS, *COLUMNS, *SUMMARY_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What an experiment declares about one metric: its better direction ("max", "min" or None), the
+    range its values live in (intervals are cut there) and the equivalence margin `compare` uses (a
+    difference within ±margin does not matter; None: 1% of run a's mean)."""
+
+    goal: str = None
+    low: float = -math.inf
+    high: float = math.inf
+    margin: float = None
+
+    def __post_init__(self):
+        if self.goal not in ("max", "min", None):
+            raise ValueError(f"a metric's goal is 'max', 'min' or None, got {self.goal!r}")
+        if not self.low < self.high:
+            raise ValueError(f"a metric's range needs low < high, got [{self.low}, {self.high}]")
+
+    @property
+    def bounds(self):
+        return self.low, self.high
+
+
+ACCURACY = Metric("max", 0.0, 1.0, margin=0.01)  # a fraction correct: one point of accuracy matters
+LOSS = Metric("min", 0.0)
+SECONDS = Metric("min", 0.0)  # a time
+
+
+def diverged_cells(records):
+    """The ids of the cells of a tidy table that diverged (each holds a DIVERGED_AT record)."""
+    return set(records.loc[records["metric"] == DIVERGED_AT, "cell_id"])
 
 
 class Diverged(Exception):

@@ -77,6 +77,13 @@ def save_figures(experiment, records, folder, context=None):
     return sorted(names)
 
 
+def summary_table(experiment, records):
+    """The run's summary over seeds, with the experiment's chosen metrics and their declared ranges."""
+    from bench.tables import summarize
+
+    return summarize(records, experiment.summary_metrics, experiment.summary_by_step, experiment.bounds())
+
+
 def save_tables(experiment, records, folder):
     """Write the experiment's own tables (Experiment.tables) as CSV files in `folder`; their names."""
     if not experiment.tables:
@@ -90,16 +97,20 @@ def save_tables(experiment, records, folder):
 
 
 def rebuild(name, run="latest", results_dir=None):
-    """Redraw one run's figures from its records.parquet, without training anything."""
+    """Rebuild one run's summary, tables and figures from its records.parquet, without training anything
+    (a run stored by an older nnbench gets today's statistics)."""
     experiment = registry.get(name)
     folder = resolve_run_dir(results_root(results_dir), name, run)
     store = RunStore(folder)
-    config = store.read_manifest()["config"]
+    manifest = store.read_manifest()
+    config = manifest["config"]
     made_by = config.get("version")
     if made_by != experiment.version:
         raise UserError(f"{folder} was made by version {made_by} of {name}, whose tables this version "
                         f"({experiment.version}) cannot draw: run it again with --force")
     records = store.read_records()
+    store.write_summary(summary_table(experiment, records))
+    store.write_index(manifest)  # the tables are again what the cells give
     save_tables(experiment, records, folder / "tables")
     return folder, save_figures(experiment, records, store.figures_dir, context_of(config, folder))
 

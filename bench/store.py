@@ -248,6 +248,9 @@ class RunStore:
     # -- combined tables ------------------------------------------------------------------------
     def write_tables(self, records, summary):
         write_parquet(self.folder / "records.parquet", records)
+        self.write_summary(summary)
+
+    def write_summary(self, summary):
         write_parquet(self.folder / "summary.parquet", summary)
         write_text(self.folder / "summary.csv", summary.to_csv(index=False))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bench.intervals import bootstrap_interval
-from bench.records import CELL_COLUMNS, COLUMNS, SUMMARY_COLUMNS
+from bench.records import CELL_COLUMNS, COLUMNS, DIVERGED_AT, SUMMARY_COLUMNS, diverged_cells
+from bench.stats.seeds import describe, mean_interval
 
 
 def _cell_value(v):
@@ -86,28 +86,33 @@ def final_values(records):
     return last.reset_index(drop=True)
 
 
-def summarize(records, metrics=None, by_step=False):
-    """Final metric per parameter setting: mean, std, the percentile-bootstrap 95% CI of the mean
-    (ci95_boot_low/high, inside the metric's range), min and max over seeds, n (finite values) and
-    n_diverged (cells whose value is NaN or infinite). by_step keeps every step, not only the last."""
+def summarize(records, metrics=None, by_step=False, bounds=None):
+    """Final metric per parameter setting over its seeds: mean, std, the Student-t 95% interval of the
+    mean cut at the metric's range (ci95_low/high; `bounds`: metric -> (low, high)), min, max, n (seeds
+    that finished) and n_diverged. A diverged seed counts in n_diverged for every metric, and none of
+    its values is averaged, not even one logged before it diverged: it did not finish. by_step keeps
+    every step, not only the last."""
     params = param_columns(records)
+    diverged = diverged_cells(records)
+    records = records[records["metric"] != DIVERGED_AT]
     if metrics is not None:
-        records = records[records["metric"].isin(list(metrics) + ["diverged_at"])]
+        records = records[records["metric"].isin(list(metrics))]
     final = records if by_step else final_values(records)
-    final = final.assign(finite=np.isfinite(final["value"]))
+    final = final.assign(finished=~final["cell_id"].isin(diverged))
     keys = params + ["metric"] + (["step"] if by_step else [])
     rows, samples = [], []
     for key, group in final.groupby(keys, sort=False, dropna=False):
-        values = group.loc[group["finite"], "value"].to_numpy()
-        n = len(values)
-        samples.append(values)
-        rows.append(dict(zip(keys, key),  # grouped by a list, so every key is a tuple
-                         mean=values.mean() if n else np.nan, std=values.std(ddof=1) if n > 1 else np.nan,
-                         min=values.min() if n else np.nan, max=values.max() if n else np.nan,
-                         n=n, n_diverged=int((~group["finite"]).sum())))
-    summary = pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
+        values = group.loc[group["finished"], "value"].to_numpy()
+        samples.append(np.where(np.isfinite(values), values, np.nan))
+        rows.append(dict(zip(keys, key), n_diverged=int((~group["finished"] | ~np.isfinite(group["value"])).sum())))
+    summary = pd.DataFrame(rows, columns=keys + ["n_diverged"])
     padded = np.full((len(samples), max(map(len, samples), default=0)), np.nan)
     for i, v in enumerate(samples):
         padded[i, :len(v)] = v
-    summary["ci95_boot_low"], summary["ci95_boot_high"] = bootstrap_interval(padded)
+    summary["mean"], summary["std"], summary["min"], summary["max"], summary["n"] = describe(padded)
+    summary["ci95_low"], summary["ci95_high"] = np.nan, np.nan
+    for metric in summary["metric"].unique():
+        rows_of = (summary["metric"] == metric).to_numpy()
+        low, high = mean_interval(padded[rows_of], bounds=(bounds or {}).get(metric))
+        summary.loc[rows_of, "ci95_low"], summary.loc[rows_of, "ci95_high"] = low, high
     return summary[keys + SUMMARY_COLUMNS]

@@ -11,6 +11,7 @@ import bench
 import bench.params as P
 from bench.params import Bool, Float, Int
 from bench.plotting import figure, mean_ci, spread, spread_label
+from bench.records import ACCURACY, DIVERGED_AT, LOSS
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -61,8 +62,8 @@ def plot(records):
     cols = 4 if n >= 4 else n
     rows_n = int(np.ceil(n / cols))
     # Statistics for every panel at once: one groupby, not two per panel.
-    curves = mean_ci(records, "train_acc", ["scale", "batchnorm"], x="epoch")
-    diverged = records[records["metric"] == "diverged_at"].groupby(["scale", "batchnorm"]).size()
+    curves = mean_ci(records, "train_acc", ["scale", "batchnorm"], x="epoch", bounds=ACCURACY.bounds)
+    diverged = records[records["metric"] == DIVERGED_AT].groupby(["scale", "batchnorm"]).size()
     cells = records.groupby(["scale", "batchnorm"])["cell_id"].nunique()
     grid_fig, axes = figure(rows_n, cols, width=3.2 * cols, height=2.6 * rows_n, sharex=True, sharey=True)
     for i, ax in enumerate(axes.flat):
@@ -85,13 +86,13 @@ def plot(records):
 
     summary_fig, ax = figure(1, 1, width=6.4, height=4.0)
     ax = ax[0, 0]
-    last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])
+    last = final_values(records[records["metric"].isin(["train_acc", "test_acc", DIVERGED_AT])])
     for (bn, metric), style in zip(((True, "test_acc"), (False, "test_acc"), (True, "train_acc"),
                                     (False, "train_acc")), ("-", "--", "-", "--")):
         part = last[(last["batchnorm"] == bn) & (last["metric"] == metric)]
         if part.empty:  # test_every=0: no test accuracy recorded
             continue
-        stats = mean_ci(part, metric, [], x="scale").sort_values("scale")
+        stats = mean_ci(part, metric, [], x="scale", bounds=ACCURACY.bounds).sort_values("scale")
         spread(ax, stats, "scale", linestyle=style, label=f"{'BN' if bn else 'plain'} {metric.replace('_acc', '')}",
              color=("C0" if bn else "C1") if metric == "test_acc" else ("C2" if bn else "C3"))
     ax.set_xscale("log")
@@ -121,5 +122,5 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"scale": [SCALES[0], SCALES[6], SCALES[12]], "n_train": [300], "epochs": [6], "seeds": 2},
-    metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
+    metrics={"loss": LOSS, "train_acc": ACCURACY, "test_acc": ACCURACY},
 )

@@ -6,6 +6,7 @@ from functools import lru_cache
 import numpy as np
 
 from bench.plotting import kaiser_smooth, levels, mean_ci, palette, spread
+from bench.records import ACCURACY, LOSS
 from nncore.checks import count
 from nncore.datasets import load
 from nncore.datasets.mnist import DATA_ENV
@@ -56,7 +57,7 @@ def train(net, optimizer, data, rec, iterations, batch, rng, every=None, evaluat
 def plot_loss_curves(ax, records, by, labels=None, smooth=True, ylim=(0, 1), colors=None):
     """Smoothed training loss over seeds, one line per value of `by`; `colors` (level -> colour) is
     the figure's palette when the panel shows only part of its records."""
-    stats = mean_ci(records, "loss", [by], smooth=kaiser_smooth if smooth else None)
+    stats = mean_ci(records, "loss", [by], smooth=kaiser_smooth if smooth else None, bounds=LOSS.bounds)
     colors = colors or palette(levels(records, by))
     for value, group in stats.groupby(by, sort=False):
         spread(ax, group, "step", label=(labels or {}).get(str(value), str(value)), color=colors[value])
@@ -67,9 +68,10 @@ def plot_loss_curves(ax, records, by, labels=None, smooth=True, ylim=(0, 1), col
     ax.legend()
 
 
-def plot_metric(ax, records, metric, by, labels=None, x="step", linestyle="-", colors=None):
-    """One metric over `x` over seeds, one line per value of `by` (labels keyed by str)."""
-    stats = mean_ci(records, metric, [by], x=x)
+def plot_metric(ax, records, metric, by, labels=None, x="step", linestyle="-", colors=None, bounds=ACCURACY.bounds):
+    """One metric over `x` over seeds, one line per value of `by` (labels keyed by str); `bounds`: the
+    metric's range (an accuracy's by default)."""
+    stats = mean_ci(records, metric, [by], x=x, bounds=bounds)
     colors = colors or palette(levels(records, by))
     for value, group in stats.groupby(by, sort=False):
         spread(ax, group, x, label=(labels or {}).get(str(value), str(value)), linestyle=linestyle,

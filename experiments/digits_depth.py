@@ -6,6 +6,7 @@ import numpy as np
 import bench
 import bench.params as P
 from bench.plotting import figure, spread_label
+from bench.records import ACCURACY, LOSS
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
@@ -48,7 +49,8 @@ def plot(records):
     fig, axes = figure(1, 2, width=11, height=4.0)
     for metric, ax, label in (("loss", axes[0, 0], "training cross-entropy"), ("test_acc", axes[0, 1],
                                                                                 "test accuracy")):
-        plot_metric(ax, records, metric, "hidden", labels={a: f"hidden {a}" for a in archs})
+        plot_metric(ax, records, metric, "hidden", labels={a: f"hidden {a}" for a in archs},
+                    bounds=EXPERIMENT.metrics[metric].bounds)
         ax.set_xlabel("epochs")
         ax.set_ylabel(f"{label} ({spread_label(records['seed'].nunique())})")
         ax.legend()
@@ -87,6 +89,6 @@ EXPERIMENT = bench.Experiment(
     datasets=("digits",),
     seeds=3,
     quick={"epochs": [10], "seeds": 2},
-    metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
+    metrics={"loss": LOSS, "test_loss": LOSS, "train_acc": ACCURACY, "test_acc": ACCURACY},
     summary_metrics=("loss", "test_loss", "train_acc", "test_acc"),
 )

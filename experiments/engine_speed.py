@@ -11,6 +11,7 @@ import bench
 import bench.params as P
 from bench.params import Bool, Int
 from bench.plotting import figure, levels, mean_ci, palette, spread
+from bench.records import SECONDS, Metric
 from nncore import MLP, SGD
 from nncore.floor import calls_for, median_time, step_vs_floor
 
@@ -47,7 +48,7 @@ def _panels(records, metric, ylabel, log_y=False, floor_line=False):
     for ax, (dtype, threads, bn) in zip(axes.flat, combos):
         part = records[(records["dtype"].astype(str) == dtype) & (records["blas_threads"].astype(str) == threads)
                        & (records["batchnorm"].astype(str) == bn)]
-        stats = mean_ci(part, metric, ["width"], x="batch")
+        stats = mean_ci(part, metric, ["width"], x="batch", bounds=EXPERIMENT.bounds().get(metric))
         for width, group in stats.groupby("width", sort=False):
             spread(ax, group, "batch", label=f"width {width}", color=colors[width], marker="o")
         if floor_line:
@@ -98,7 +99,7 @@ EXPERIMENT = bench.Experiment(
     seeds=2,
     quick={"batch": [10, 128], "width": [50, 100], "blas_threads": [1], "repeats": [3], "seeds": 2},
     run_alone=True,
-    metrics={"step_s": "min", "floor_s": "min", "ratio": "min", "infer_s": "min", "train_samples_per_s": "max",
-             "infer_samples_per_s": "max"},
+    metrics={"step_s": SECONDS, "floor_s": SECONDS, "ratio": Metric("min", 0.0), "infer_s": SECONDS,
+             "train_samples_per_s": Metric("max", 0.0), "infer_samples_per_s": Metric("max", 0.0)},
     headline=headline,
 )

@@ -7,6 +7,7 @@ import numpy as np
 import bench
 from bench.params import Choice
 from bench.plotting import figure
+from bench.records import Metric
 from experiments.common import dataset
 from nncore import MLP
 from nncore.gradcheck import network_gradients, relative_error
@@ -92,7 +93,7 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist"),
     seeds=2,
     quick={"seeds": 1},
-    metrics={"passed": "max"},
+    metrics={"passed": Metric("max", 0.0, 1.0, margin=0.0)},
     summary_metrics=("passed",),
     headline=lambda records: f"{int(table(records)['pass'].sum())} of {len(table(records))} rows pass",
 )

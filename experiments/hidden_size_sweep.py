@@ -7,6 +7,7 @@ import bench
 import bench.params as P
 from bench.params import Float, Int
 from bench.plotting import figure, mean_ci, spread, spread_label
+from bench.records import ACCURACY, DIVERGED_AT, LOSS, Metric
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -114,9 +115,9 @@ def plot_accuracy(records):
 
     fig, axes = figure(1, 1, width=6.4, height=4.0)
     ax = axes[0, 0]
-    last = final_values(records[records["metric"].isin(["train_acc", "test_acc"])])
+    last = final_values(records[records["metric"].isin(["train_acc", "test_acc", DIVERGED_AT])])
     for metric, style in (("train_acc", "--"), ("test_acc", "-")):
-        stats = mean_ci(last, metric, [], x="hidden").sort_values("hidden")
+        stats = mean_ci(last, metric, [], x="hidden", bounds=ACCURACY.bounds).sort_values("hidden")
         stats = stats[stats["hidden"] > 0]  # H = 0 (no hidden layer) is the baseline line below
         spread(ax, stats, "hidden", label=metric.replace("_acc", ""), linestyle=style, color="C0", marker="o")
     baseline = last[(last["hidden"] == 0) & (last["metric"] == "test_acc")]["value"]
@@ -160,6 +161,6 @@ EXPERIMENT = bench.Experiment(
     seeds=3,
     version=2,  # 2: the moons sample count is `samples` (it was `n`, which the summary's count overwrote)
     quick={"steps": [3000], "hidden": [0, 1, 3, 20], "seeds": 2},
-    metrics={"loss": "min", "train_acc": "max", "test_acc": "max"},
+    metrics={"loss": LOSS, "train_acc": ACCURACY, "test_acc": ACCURACY, "n_params": Metric(low=0.0)},
     summary_metrics=("loss", "train_acc", "test_acc", "n_params"),
 )

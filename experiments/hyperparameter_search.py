@@ -8,6 +8,7 @@ import bench
 import bench.params as P
 from bench.params import Float, Int, Param
 from bench.plotting import figure
+from bench.records import ACCURACY, LOSS
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 
@@ -133,5 +134,5 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=1,
     quick={"trials": [12], "epochs": [15]},
-    metrics={"val_acc": "max", "train_acc": "max", "loss": "min"},
+    metrics={"val_acc": ACCURACY, "train_acc": ACCURACY, "loss": LOSS},
 )

@@ -9,6 +9,7 @@ import bench
 import bench.params as P
 from bench.params import Int, Param
 from bench.plotting import figure, mean_ci, spread, spread_label
+from bench.records import ACCURACY, SECONDS, Metric
 from experiments.common import dataset, train
 from nncore import MLP, make_optimizer
 from nncore.weights import load_weights
@@ -80,14 +81,14 @@ def run(params, rng):
 
 def plot(records):
     fig, axes = figure(1, 2, width=11, height=4.0)
-    stats = mean_ci(records, "images_per_s", [], x="step")
+    stats = mean_ci(records, "images_per_s", [], x="step", bounds=EXPERIMENT.metrics["images_per_s"].bounds)
     spread(axes[0, 0], stats, "step", label="images per second", color="C0", marker="o")
     axes[0, 0].set_xscale("log")
     axes[0, 0].set_yscale("log")
     axes[0, 0].set_xlabel("batch size (1 = per sample)")
     axes[0, 0].set_ylabel("test images per second (median of repeats)")
     axes[0, 0].set_title(f"throughput vs batch size ({spread_label(records['seed'].nunique())})")
-    acc = mean_ci(records, "accuracy", [], x="step")
+    acc = mean_ci(records, "accuracy", [], x="step", bounds=ACCURACY.bounds)
     axes[0, 1].plot(acc["step"], acc["mean"], "o-")
     axes[0, 1].set_xscale("log")
     axes[0, 1].set_xlabel("batch size")
@@ -116,5 +117,5 @@ EXPERIMENT = bench.Experiment(
     quick={"repeats": [2], "train_iterations": [200], "seeds": 1},
     run_alone=True,
     summary_by_step=True,
-    metrics={"images_per_s": "max", "seconds": "min", "accuracy": "max"},
+    metrics={"images_per_s": Metric("max", 0.0), "seconds": SECONDS, "accuracy": ACCURACY},
 )

@@ -6,6 +6,7 @@ import numpy as np
 import bench
 import bench.params as P
 from bench.plotting import figure, spread_label
+from bench.records import ACCURACY
 from experiments.common import dataset
 from experiments.xor import toy_network
 from nncore import make_optimizer
@@ -70,6 +71,6 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"steps": [3000], "eval_every": [1000], "seeds": 1},
-    metrics={"test_acc": "max"},
+    metrics={"test_acc": ACCURACY},
     summary_metrics=("test_acc",),
 )

@@ -10,6 +10,7 @@ import bench
 import bench.params as P
 from bench.params import Float
 from bench.plotting import figure, spread_label
+from bench.records import ACCURACY, SECONDS
 from experiments.common import dataset, plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import one_hot
@@ -65,5 +66,5 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist"),
     seeds=3,
     quick={"epochs": [3], "n_train": [10000], "seeds": 2},
-    metrics={"test_acc": "max", "epoch_seconds": "min"},
+    metrics={"test_acc": ACCURACY, "epoch_seconds": SECONDS},
 )

@@ -5,6 +5,7 @@ arguments become parameters of the grid (`--set beta1=0.95`), set only for the o
 import bench
 import bench.params as P
 from bench.params import Float
+from bench.records import ACCURACY, LOSS
 from experiments.common import dataset, plot_loss_curves, plot_metric, train
 from experiments.optimizer_grid import LABELS, OPTIMIZER, check, identity, make_optimizer, optimizer_args, points_over
 from nncore import MLP
@@ -66,5 +67,5 @@ EXPERIMENT = bench.Experiment(
     seeds=3,
     version=2,  # 2: Nesterov moves with the velocity before the step (it used the updated one)
     quick={"iterations": [150], "eval_every": [50], "hidden": [[50, 50]], "seeds": 2},
-    metrics={"loss": "min", "test_acc": "max"},
+    metrics={"loss": LOSS, "test_acc": ACCURACY},
 )

@@ -4,6 +4,7 @@ train and test accuracy every epoch, and the figure whose point is the gap betwe
 import bench
 import bench.params as P
 from bench.plotting import figure, spread_label
+from bench.records import ACCURACY, LOSS, Metric
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
 
@@ -66,5 +67,6 @@ def overfitting_experiment(name, description, axis, values, epochs, label, axis_
         source="Saitoh, Deep Learning from Scratch (O'Reilly Japan, 2016), ch. 6",
         seeds=3,
         quick={"epochs": [100], "n_test": [2000], "seeds": 2},
-        metrics={"train_acc": "max", "test_acc": "max", "gap": "min", "loss": "min"},
+        metrics={"train_acc": ACCURACY, "test_acc": ACCURACY, "gap": Metric("min", -1.0, 1.0, margin=0.01),
+                 "loss": LOSS},
     )

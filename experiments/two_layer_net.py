@@ -4,6 +4,7 @@ import bench
 import bench.params as P
 from bench.params import Choice, Float
 from bench.plotting import figure, spread_label
+from bench.records import ACCURACY, LOSS
 from experiments.common import dataset, plot_metric, train
 from nncore import MLP, make_optimizer
 from nncore.layers import ACTIVATIONS
@@ -56,6 +57,6 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [1200], "seeds": 2},
-    metrics={"train_acc": "max", "test_acc": "max", "loss": "min"},
+    metrics={"train_acc": ACCURACY, "test_acc": ACCURACY, "loss": LOSS},
     summary_metrics=("train_acc", "test_acc", "loss"),
 )

@@ -7,6 +7,7 @@ import bench
 import bench.params as P
 from bench.params import Choice, Float
 from bench.plotting import figure
+from bench.records import ACCURACY, LOSS
 from experiments.common import dataset, plot_loss_curves, train
 from nncore import MLP, make_optimizer
 from nncore.init import init_weights
@@ -95,6 +96,6 @@ EXPERIMENT = bench.Experiment(
     datasets=("mnist", "fashion_mnist", "digits"),
     seeds=3,
     quick={"iterations": [300], "hidden": [[50, 50, 50, 50]], "seeds": 2},
-    metrics={"loss": "min", "test_acc": "max"},
+    metrics={"loss": LOSS, "test_acc": ACCURACY},
     summary_metrics=("loss", "test_acc"),
 )

@@ -6,6 +6,7 @@ import bench
 import bench.params as P
 from bench.params import Int
 from bench.plotting import figure, spread_label
+from bench.records import LOSS, Metric
 from experiments.common import plot_metric
 from nncore import MLP, make_optimizer
 from nncore.datasets import load
@@ -40,7 +41,8 @@ def run(params, rng):
 
 def plot(records):
     fig, axes = figure(1, 2, width=11, height=4.0)
-    plot_metric(axes[0, 0], records, "cost", "hidden", labels={str(h): f"H={h}" for h in records["hidden"].unique()})
+    plot_metric(axes[0, 0], records, "cost", "hidden", labels={str(h): f"H={h}" for h in records["hidden"].unique()},
+                bounds=LOSS.bounds)
     axes[0, 0].set_xlabel("steps")
     axes[0, 0].set_ylabel("cost (0.5 · squared error, mean over the 4 inputs)")
     axes[0, 0].set_yscale("log")
@@ -77,5 +79,5 @@ EXPERIMENT = bench.Experiment(
     datasets=("xor",),
     seeds=5,
     quick={"steps": [30000], "seeds": 5, "hidden": [20]},
-    metrics={"cost": "min", "correct": "max"},
+    metrics={"cost": LOSS, "correct": Metric("max", 0.0, 1.0, margin=0.0)},
 )

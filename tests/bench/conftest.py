@@ -28,7 +28,8 @@ def records(value=1.0):
 def summary_frame(means, stds=0.01, n=5, **params):
     """A run's summary: one row per metric (loss, accuracy, gap, as many as `means`) of one setting."""
     metrics = ["loss", "accuracy", "gap"][:len(means)]
-    return pd.DataFrame({**params, "metric": metrics, "mean": means, "std": stds, "n": n, "n_diverged": 0})
+    return pd.DataFrame({**params, "metric": metrics, "mean": means, "std": stds, "ci95_low": np.nan,
+                         "ci95_high": np.nan, "min": np.nan, "max": np.nan, "n": n, "n_diverged": 0})
 
 
 def stored_run(root, experiment, name, summary):

@@ -21,7 +21,7 @@ from bench import api, plugins, registry
 from bench.errors import UserError
 from bench.params import Choice, Float, Int
 from bench.store import RunStore
-from bench.tuning import FINAL, STAGE, TRIAL, TUNE, Range, Tuning
+from bench.tuning import FINAL, STAGE, STUDY, TRIAL, TUNE, Range, Tuning
 from nncore.datasets import mnist
 from tests.bench.conftest import one_line
 from tests.toy_experiment import EXPERIMENT as TOY
@@ -893,7 +893,7 @@ def test_an_arm_with_no_trial_ended_ok_with_its_metric_has_no_final_stage(tmp_pa
     unfinished = []
     for arm in (3, 5):
         first = r[(r["arm"] == arm) & (r[TRIAL] == 0)].iloc[0]
-        params = {"arm": arm, "x": first["x"], STAGE: TUNE, TRIAL: 0}
+        params = {"arm": arm, "x": first["x"], STAGE: TUNE, STUDY: 0, TRIAL: 0}
         unfinished.append(f"{tuned_cell(params, 0)}: no trial finished with a finite val_score; nothing to confirm in "
                           "the final stage")
     assert [line for line in lines if "no trial finished" in line] == unfinished
@@ -916,7 +916,7 @@ def test_an_unreadable_status_in_a_tuned_folder_is_computed_again(tmp_path):
     tune = first.records[(first.records[STAGE] == TUNE) & (first.records[TRIAL] == 1)].iloc[0]
     (folder / "cells" / f"{tune['cell_id']}.json").write_bytes(b"\xff\x00{")
     again, lines = run(tmp_path, "api_tuned", overrides={"arm": 1, "trials": 2})
-    params = {"arm": 1, "x": tune["x"], STAGE: TUNE, TRIAL: 1}
+    params = {"arm": 1, "x": tune["x"], STAGE: TUNE, STUDY: 0, TRIAL: 1}
     assert notes(lines) == [f"cell {tuned_cell(params, 0)}: unreadable status file; computing it again",
                             "api_tuned (tune stage): 2 cells, 1 already done, running 1",
                             "api_tuned (final stage): 3 cells, 3 already done, running 0"]
@@ -938,7 +938,7 @@ def test_a_damaged_final_cell_is_computed_again(tmp_path):
     final = first.records[(first.records[STAGE] == FINAL) & (first.records["seed"] == 2)].iloc[0]
     flip_a_byte(folder / "cells" / f"{final['cell_id']}.parquet")
     again, lines = run(tmp_path, "api_tuned", overrides={"arm": 1, "trials": 2})
-    params = {"arm": 1, "x": final["x"], STAGE: FINAL, TRIAL: int(final[TRIAL])}
+    params = {"arm": 1, "x": final["x"], STAGE: FINAL, STUDY: 0, TRIAL: int(final[TRIAL])}
     assert notes(lines) == ["api_tuned (tune stage): 2 cells, 2 already done, running 0",
                             f"cell {tuned_cell(params, 2)}: records file does not match its checksum; computing it "
                             "again",

@@ -122,8 +122,8 @@ def test_top_level_help_names_every_command_and_ends_with_the_examples(capsys):
         "runs every stored run, newest first: when, data set, quick, cells, and the settings that differ from the "
         "defaults",
         "report rebuild figures from stored tables; --html for one page",
-        "compare per-metric differences of two runs: Welch tests, Benjamini-Hochberg adjusted p-values, a minimum "
-        "effect size",
+        "compare two runs of one experiment, setting by setting: each metric called a regression, improvement, "
+        "equivalent or inconclusive (Welch and two one-sided tests, Benjamini-Hochberg adjusted)",
     ]:
         assert phrase in text
 
@@ -163,12 +163,17 @@ def test_top_level_help_names_every_command_and_ends_with_the_examples(capsys):
         "manifests) that opens offline",
         "--results RESULTS results folder",
     ]),
-    ("compare", "usage: python -m bench compare [-h] [--fail-on-regression] [--alpha ALPHA] [--min-effect MIN_EFFECT] "
-     "[--results RESULTS] run_a run_b", [
+    ("compare", "usage: python -m bench compare [-h] [--fail-on-regression] [--fail-on-inconclusive] "
+     "[--margin METRIC=VALUE] [--alpha ALPHA] [--min-effect MIN_EFFECT] [--results RESULTS] run_a run_b", [
         "run_a EXPERIMENT, EXPERIMENT/RUN or a run folder",
-        "--fail-on-regression exit 1 if a metric got significantly worse",
+        "--fail-on-regression exit 1 if a metric got worse beyond its margin",
+        "--fail-on-inconclusive exit 1 also if a metric is neither shown changed nor shown equivalent (more seeds "
+        "decide)",
+        "--margin METRIC=VALUE equivalence margin of a metric, in its units (repeatable; default: the experiment's "
+        "declared margin, e.g. 0.01 for an accuracy, else --min-effect)",
         "--alpha ALPHA false discovery rate across the comparison's tests (default 0.05)",
-        "--min-effect MIN_EFFECT smallest difference flagged, as a fraction of run a's mean (default 0.01)",
+        "--min-effect MIN_EFFECT margin of a metric without a declared one, as a fraction of run a's mean (default "
+        "0.01)",
         "--results RESULTS results folder",
     ]),
 ])
@@ -309,6 +314,14 @@ def test_show_a_tuned_experiment_counts_tune_and_final_cells(capsys):
     (["compare", "toy", "toy", "--alpha", "0"], "--alpha must be between 0 and 1, got 0.0"),
     (["compare", "toy", "toy", "--alpha", "1"], "--alpha must be between 0 and 1, got 1.0"),
     (["compare", "toy", "toy", "--min-effect", "-0.1"], "--min-effect must be 0 or more, got -0.1"),
+    (["compare", "toy", "toy", "--margin", "test_acc"],
+     "--margin takes METRIC=VALUE with a value of 0 or more (--margin test_acc=0.02), got 'test_acc'"),
+    (["compare", "toy", "toy", "--margin", "test_acc=-1"],
+     "--margin takes METRIC=VALUE with a value of 0 or more (--margin test_acc=0.02), got 'test_acc=-1'"),
+    (["compare", "toy", "toy", "--margin", "=0.1"],
+     "--margin takes METRIC=VALUE with a value of 0 or more (--margin test_acc=0.02), got '=0.1'"),
+    (["compare", "toy", "toy", "--margin", "acc=nan"],
+     "--margin takes METRIC=VALUE with a value of 0 or more (--margin test_acc=0.02), got 'acc=nan'"),
     (["runs"], "no results folder results: run an experiment first (`python -m bench run NAME`)"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(capsys, scratch, argv, message):
@@ -572,8 +585,10 @@ def test_report_html_says_which_runs_it_skipped(capsys, scratch, page):
     assert err.count("\n") == 1
 
 
-SIGNIFICANT = ("{} significant differences, {} regressions (b vs a; Welch t-test per setting and metric, "
-               "Benjamini-Hochberg across them: FDR {}, and |diff| >= {} x |mean a|)")
+VERDICTS = ("{} regression, {} improvement, {} different, {} equivalent, {} inconclusive (b vs a; Welch t-test per "
+            "setting and metric and two one-sided tests within the margin, each family Benjamini-Hochberg adjusted, "
+            "FDR {}; inconclusive: neither a change beyond the margin nor equivalence is shown, `detectable` is the "
+            "difference these seeds find 80% of the time)")
 
 
 @pytest.fixture
@@ -587,10 +602,10 @@ def test_compare_prints_the_table_and_a_summary_line(capsys, pair):
     code, out, err = main(capsys, "compare", "toy/a", "toy/b")
     lines = out.splitlines()
     assert (code, err) == (0, "")
-    assert lines[0].split()[:4] == ["lr", "metric", "mean_a", "mean_b"] and lines[0].split()[-1] == "mark"
+    assert lines[0].split()[:4] == ["lr", "metric", "mean_a", "mean_b"] and lines[0].split()[-1] == "verdict"
     assert lines[1].split()[1] == "loss" and lines[1].split()[-1] == "REGRESSION"
-    assert lines[2].split()[1] == "accuracy" and lines[2].split()[-1] == "*"
-    assert lines[-1] == SIGNIFICANT.format(2, 1, "0.05", "0.01")
+    assert lines[2].split()[1] == "accuracy" and lines[2].split()[-1] == "improvement"
+    assert lines[-1] == VERDICTS.format(1, 1, 0, 0, 0, "0.05")
 
 
 def test_compare_fails_on_a_regression_only_when_asked(capsys, pair):
@@ -599,13 +614,18 @@ def test_compare_fails_on_a_regression_only_when_asked(capsys, pair):
     assert main(capsys, "compare", "toy/b", "toy/a", "--fail-on-regression")[0] == 1
 
 
-def test_compare_alpha_and_min_effect_decide_what_is_flagged(capsys, pair):
+def test_compare_alpha_margins_and_inconclusive_rows_decide_the_exit(capsys, pair):
     code, out, _ = main(capsys, "compare", "toy/a", "toy/b", "--alpha", "1e-30", "--fail-on-regression")
-    assert (code, out.splitlines()[-1]) == (0, SIGNIFICANT.format(0, 0, "1e-30", "0.01"))
+    assert (code, out.splitlines()[-1]) == (0, VERDICTS.format(0, 0, 0, 0, 2, "1e-30"))
+    code, out, _ = main(capsys, "compare", "toy/a", "toy/b", "--alpha", "1e-30", "--fail-on-inconclusive")
+    assert (code, out.splitlines()[-1]) == (1, VERDICTS.format(0, 0, 0, 0, 2, "1e-30"))
+    # A margin of 15% of a's mean: the loss (+0.1 of 0.5) is beyond it, the accuracy (+0.05 of 0.9) is not.
     code, out, _ = main(capsys, "compare", "toy/a", "toy/b", "--min-effect", "0.15", "--fail-on-regression")
-    assert (code, out.splitlines()[-1]) == (1, SIGNIFICANT.format(1, 1, "0.05", "0.15"))
+    assert (code, out.splitlines()[-1]) == (1, VERDICTS.format(1, 0, 0, 1, 0, "0.05"))
+    code, out, _ = main(capsys, "compare", "toy/a", "toy/b", "--margin", "loss=0.2", "--margin", "accuracy=0.2")
+    assert (code, out.splitlines()[-1]) == (0, VERDICTS.format(0, 0, 0, 2, 0, "0.05"))
     code, out, _ = main(capsys, "compare", "toy/a", "toy/b", "--min-effect", "0", "--alpha", "0.5")
-    assert (code, out.splitlines()[-1]) == (0, SIGNIFICANT.format(2, 1, "0.5", "0"))
+    assert (code, out.splitlines()[-1]) == (0, VERDICTS.format(1, 1, 0, 0, 0, "0.5"))
 
 
 def test_compare_in_another_results_folder_and_by_path(capsys, scratch):
@@ -613,13 +633,13 @@ def test_compare_in_another_results_folder_and_by_path(capsys, scratch):
     a = stored_run(root, "toy", "a", summary_frame([0.50, 0.90], lr=0.1))
     stored_run(root, "toy", "b", summary_frame([0.60, 0.95], lr=0.1))
     code, out, _ = main(capsys, "compare", "toy/a", "toy", "--results", str(root), "--fail-on-regression")
-    assert (code, out.splitlines()[-1]) == (1, SIGNIFICANT.format(2, 1, "0.05", "0.01"))
+    assert (code, out.splitlines()[-1]) == (1, VERDICTS.format(1, 1, 0, 0, 0, "0.05"))
     code, out, _ = main(capsys, "compare", str(a), "toy/b", "--results", str(root))
-    assert (code, out.splitlines()[-1]) == (0, SIGNIFICANT.format(2, 1, "0.05", "0.01"))
+    assert (code, out.splitlines()[-1]) == (0, VERDICTS.format(1, 1, 0, 0, 0, "0.05"))
 
 
 def test_compare_runs_of_an_unregistered_experiment_without_directions(capsys, scratch):
     stored_run(scratch / "results", "ghost", "a", summary_frame([0.50, 0.90], lr=0.1))
     stored_run(scratch / "results", "ghost", "b", summary_frame([0.60, 0.95], lr=0.1))
     code, out, _ = main(capsys, "compare", "ghost/a", "ghost/b", "--fail-on-regression")
-    assert (code, out.splitlines()[-1]) == (0, SIGNIFICANT.format(2, 0, "0.05", "0.01"))
+    assert (code, out.splitlines()[-1]) == (0, VERDICTS.format(0, 0, 2, 0, 0, "0.05"))

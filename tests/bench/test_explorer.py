@@ -11,6 +11,7 @@ import bench
 from bench import explorer, registry
 from bench.compare import compare_runs
 from bench.errors import UserError
+from bench.records import ACCURACY, LOSS
 from tests.helpers import PLANTED, data_of
 from tests.toy_experiment import EXPERIMENT as TOY
 
@@ -43,9 +44,9 @@ def test_planted_markup_stays_text(results):
 def test_comparisons_are_those_of_compare(results):
     data = data_of((results / "report.html").read_text())
     shown = data["experiments"][0]["compare"]["slow\nfast"]
-    table = compare_runs(str(results / "toy/slow"), str(results / "toy/fast"), directions=TOY.metrics).table
+    table = compare_runs(str(results / "toy/slow"), str(results / "toy/fast"), metrics=TOY.metrics).table
     assert len(shown["rows"]) == len(table)
-    assert [r["mark"] == "regression" for r in shown["rows"]] == table["regression"].tolist()
+    assert [r["mark"] for r in shown["rows"]] == table["verdict"].tolist()
     assert shown["differs"] == {}  # lr=0.5 is in both: matched on it
 
 
@@ -152,19 +153,19 @@ def _summary(lr, means, n=3, std=0.01):
 def test_comparisons_of_every_ordered_pair_with_settings_and_marks():
     summaries = {"a": _summary([0.1, 0.2], [0.9, 0.8]), "b": _summary([0.1, 0.2], [0.5, 0.8]),
                  "c": _summary([0.1, 0.2], [0.9, 0.8]).assign(metric="loss")}
-    out = explorer._comparisons(["a", "b", "c"], summaries, {"acc": "max", "loss": "min"})
+    out = explorer._comparisons(["a", "b", "c"], summaries, {"acc": ACCURACY, "loss": LOSS})
     assert sorted(out) == ["a\nb", "a\nc", "b\na", "b\nc", "c\na", "c\nb"]
     rows = out["a\nb"]["rows"]
     assert [(r["setting"], r["metric"], r["mark"]) for r in rows] == [("lr=0.1", "acc", "regression"),
-                                                                      ("lr=0.2", "acc", "no difference")]
+                                                                      ("lr=0.2", "acc", "inconclusive")]
     assert rows[0]["mean_a"] == 0.9 and rows[0]["mean_b"] == 0.5 and rows[0]["n_a"] == 3
     assert rows[0]["diff"] == pytest.approx(-0.4) and set(rows[0]) == {
         "setting", "metric", "mark", "mean_a", "mean_b", "diff", "ci95_welch_low", "ci95_welch_high", "n_a", "n_b",
-        "p", "p_bh"}
-    assert out["b\na"]["rows"][0]["mark"] == "significant" and out["a\nb"]["differs"] == {}
+        "n_diverged_a", "n_diverged_b", "p", "p_bh", "margin", "p_equivalent", "detectable"}
+    assert out["b\na"]["rows"][0]["mark"] == "improvement" and out["a\nb"]["differs"] == {}
     assert set(out["a\nc"]) == {"error"} and out["a\nc"]["error"]
     single = explorer._comparisons(["a", "b"], {"a": _summary([0.1], [0.9]), "b": _summary([0.1], [0.9])},
-                                   {"acc": "max"})
+                                   {"acc": ACCURACY})
     assert single["a\nb"]["rows"][0]["setting"] == "(all)"
 
 

@@ -163,7 +163,8 @@ def test_tune_and_final_cells(tmp_path):
     assert [len(g) for g in groups] == [3, 3, 3] and expand(TUNED, grid, "moons", 5, 1) == sum(groups, [])
     cell = groups[1][2]
     assert cell.seed == 0 and cell.params == {"hidden": 8, "steps": 30, "mode": "ok", "sleep": 0.0,
-                                              "lr": cell.params["lr"], "stage": "tune", "trial": 2, "dataset": "moons"}
+                                              "lr": cell.params["lr"], "stage": "tune", "study": 0, "trial": 2,
+                                              "dataset": "moons"}
     assert cell.cell_id == cell_id(TUNED, cell.params, 0, 1)
     # The trials are a function of the root seed: the same on every call, others under another seed.
     lrs = [[c.params["lr"] for c in g] for g in groups]
@@ -181,6 +182,15 @@ def test_tune_and_final_cells(tmp_path):
     assert cells[1].cell_id == cell_id(TUNED, {**best, "stage": "final", "dataset": "moons"}, 1, 1)
     default_seed = final_cells(TUNED, groups, lambda c: scores.get(c.cell_id), "moons", 2)[0]
     assert default_seed[0].cell_id == cell_id(TUNED, {**best, "stage": "final", "dataset": "moons"}, 0, 0)
+
+
+def test_each_study_tunes_with_its_own_seed_and_confirms_with_its_own_seeds():
+    grid = {"hidden": [4], "steps": [30], "mode": ["ok"], "sleep": [0.0], "trials": [2], "studies": [2]}
+    groups = tune_cells(TUNED, grid, "moons")
+    assert [[(c.params["study"], c.seed) for c in g] for g in groups] == [[(0, 0), (0, 0)], [(1, 1), (1, 1)]]
+    cells, _ = final_cells(TUNED, groups, lambda c: 0.5, "moons", 3)
+    assert [(c.params["study"], c.params["trial"], c.seed) for c in cells] == [
+        (0, 0, 0), (0, 0, 1), (0, 0, 2), (1, 0, 3), (1, 0, 4), (1, 0, 5)]
 
 
 def test_an_outside_data_sets_bytes_are_in_every_cell_id(tmp_path):

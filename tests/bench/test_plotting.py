@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 
 from bench import registry
 from bench.plotting import figure, kaiser_smooth, levels, mean_ci, palette, spread, spread_label, style
@@ -28,11 +29,13 @@ def test_few_seeds_are_drawn_as_lines_and_five_or_more_as_a_band():
     assert {s.get_color() for s in seeds} == {m.get_color() for m in means}
     means, seeds, bands = drawn(five)
     assert len(means) == 2 and not seeds and len(bands) == 2
-    # The band lies within the seeds' values at every step: inside the metric's range.
+    # The band is the Student-t 95% interval of the mean at each step.
     records = fake_records([{"lr": 0.1}], seeds=5)
-    lo, hi = records.groupby("step")["value"].min(), records.groupby("step")["value"].max()
+    by_step = records.groupby("step")["value"]
+    half = student_t.ppf(0.975, 4) * by_step.std() / np.sqrt(5)
     path = bands[0].get_paths()[0].vertices[:, 1]
-    assert path.min() >= lo.min() - 1e-12 and path.max() <= hi.max() + 1e-12
+    assert path.min() == pytest.approx((by_step.mean() - half).min(), rel=1e-9)
+    assert path.max() == pytest.approx((by_step.mean() + half).max(), rel=1e-9)
 
 
 def test_one_colour_per_level_in_every_panel():
@@ -106,7 +109,12 @@ def test_mean_ci_bands_from_five_seeds_inside_their_values():
     banded = stats.iloc[:2]
     assert banded["n"].tolist() == [5, 5] and banded["mean"].tolist() == pytest.approx([0.6, 1.6])
     assert (banded["low"] < banded["mean"]).all() and (banded["mean"] < banded["high"]).all()
-    assert (banded["low"] >= [0.2, 1.2]).all() and (banded["high"] <= [1.0, 2.0]).all()
+    half = student_t.ppf(0.975, 4) * np.std(values, ddof=1) / np.sqrt(5)
+    assert banded["low"].tolist() == pytest.approx([0.6 - half, 1.6 - half], rel=1e-12)
+    assert banded["high"].tolist() == pytest.approx([0.6 + half, 1.6 + half], rel=1e-12)
+    cut = mean_ci(records, "loss", ["lr"], bounds=(0.2, 1.5)).iloc[:2]  # the metric's range cuts the band
+    assert cut["low"].tolist() == pytest.approx([0.2, 1.6 - half])
+    assert cut["high"].tolist() == pytest.approx([0.6 + half, 1.5])
     assert np.isnan(stats["low"].iloc[2]) and stats["n"].iloc[2] == 4  # four seeds: no band
 
 
@@ -128,7 +136,7 @@ def test_levels_keep_first_appearance_and_the_palette_cycles_through_ten_colours
 def test_spread_label_says_how_the_seeds_are_shown():
     assert spread_label(1) == "one seed"
     assert spread_label(4) == "mean and each of 4 seeds"
-    assert spread_label(5) == "mean, percentile bootstrap 95% CI of the mean over seeds"
+    assert spread_label(5) == "mean, Student-t 95% interval of the mean over seeds"
 
 
 def test_spread_draws_seeds_thinner_and_fainter_than_the_mean_and_a_translucent_band():

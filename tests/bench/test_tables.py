@@ -35,7 +35,9 @@ def test_summary_interval_never_leaves_the_metric_range():
     summary = summarize(pd.DataFrame(rows))
     assert list(summary.columns) == ["lr", "dataset", "metric", *SUMMARY_COLUMNS]
     row = summary.iloc[0]
-    assert row["ci95_boot_low"] == 0.99 and row["ci95_boot_high"] == 1.0 and row["min"] == 0.99
+    assert row["ci95_low"] < 0.99 and row["ci95_high"] > 1.0 and row["min"] == 0.99  # not bounded: not cut
+    row = summarize(pd.DataFrame(rows), bounds={"acc": (0.0, 1.0)}).iloc[0]
+    assert row["ci95_low"] >= 0.0 and row["ci95_high"] == 1.0 and row["mean"] == 0.995
 
 
 def test_a_cell_without_rows_reads_back_with_its_columns_and_no_values():
@@ -67,26 +69,38 @@ def test_summary_statistics_by_hand_with_diverged_seeds_counted_apart():
     got = summary[["mean", "std", "min", "max", "n", "n_diverged"]].to_numpy(dtype=float)
     np.testing.assert_allclose(got, expected, atol=1e-12)
     assert summary.index.tolist() == [0, 1, 2, 3]
-    assert summary[["ci95_boot_low", "ci95_boot_high"]].iloc[3].tolist() == [3.0, 3.0]
+    assert summary[["ci95_low", "ci95_high"]].iloc[3].tolist() == [3.0, 3.0]
     assert summary["n"].dtype == np.int64 and summary["n_diverged"].dtype == np.int64
 
     one = summarize(_records([(0.1, 0, 5, "acc", 0.4), (0.1, 1, 5, "acc", nan)]))
     assert one[["mean", "min", "max", "n", "n_diverged"]].iloc[0].tolist() == [0.4, 0.4, 0.4, 1, 1]
-    assert np.isnan(one["std"].iloc[0]) and np.isnan(one["ci95_boot_low"].iloc[0])  # one finite seed: no spread
+    assert np.isnan(one["std"].iloc[0]) and np.isnan(one["ci95_low"].iloc[0])  # one finite seed: no spread
     none = summarize(_records([(0.1, 0, 5, "acc", nan)]))
     assert np.isnan(none[["mean", "std", "min", "max"]].iloc[0].to_numpy(dtype=float)).all() and none["n"].iloc[0] == 0
 
 
 def test_summary_by_step_and_of_chosen_metrics():
-    rows = [(0.1, s, step, "acc", step / 10 + s / 100) for s in range(2) for step in (0, 10)]
-    rows += [(0.1, s, 10, "loss", 1.0) for s in range(2)] + [(0.1, 1, 10, "diverged_at", 10.0)]
+    rows = [(0.1, s, step, "acc", step / 10 + s / 100) for s in range(3) for step in (0, 10)]
+    rows += [(0.1, s, 10, "loss", 1.0) for s in range(3)]
     by_step = summarize(_records(rows), metrics=["acc"], by_step=True)
-    assert by_step[["metric", "step"]].values.tolist() == [["acc", 0], ["acc", 10], ["diverged_at", 10]]
-    np.testing.assert_allclose(by_step["mean"], [0.005, 1.005, 10.0])
-    assert by_step["n"].tolist() == [2, 2, 1]
+    assert by_step[["metric", "step"]].values.tolist() == [["acc", 0], ["acc", 10]]
+    np.testing.assert_allclose(by_step["mean"], [0.01, 1.01])
     final = summarize(_records(rows), metrics=["acc"])
-    assert final["metric"].tolist() == ["acc", "diverged_at"] and "step" not in final.columns
-    np.testing.assert_allclose(final["mean"], [1.005, 10.0])
+    assert final["metric"].tolist() == ["acc"] and "step" not in final.columns
+    np.testing.assert_allclose(final["mean"], [1.01])
+
+
+def test_a_diverged_seed_is_counted_for_every_metric_and_averaged_in_none():
+    """Seed 2's loss went NaN at step 20, after it logged an accuracy of 0.1 at step 10: that accuracy is
+    not where it finished. Every metric says n = 2 and n_diverged = 1, by step too."""
+    rows = [(0.1, s, 10, "acc", 0.8 + s / 100) for s in range(2)] + [(0.1, 2, 10, "acc", 0.1)]
+    rows += [(0.1, s, 20, "loss", 0.5) for s in range(2)] + [(0.1, 2, 20, "loss", float("nan"))]
+    rows += [(0.1, 2, 20, "diverged_at", 20.0)]
+    for by_step in (False, True):
+        summary = summarize(_records(rows), by_step=by_step)
+        assert summary["metric"].tolist() == ["acc", "loss"]  # diverged_at is said by n_diverged
+        assert summary["n"].tolist() == [2, 2] and summary["n_diverged"].tolist() == [1, 1]
+        np.testing.assert_allclose(summary["mean"], [0.805, 0.5])
 
 
 def test_a_cells_columns_have_the_tidy_tables_types_whatever_it_recorded():

@@ -9,7 +9,21 @@ import pytest
 import bench
 from bench import registry
 from bench.params import Float, Int
-from bench.tuning import FINAL, STAGE, TRIAL, TUNE, Range, Tuning, best_trial, sample, split_trials
+from bench.tuning import (
+    FINAL,
+    STAGE,
+    STUDY,
+    TRIAL,
+    TUNE,
+    Range,
+    Tuning,
+    best_trial,
+    final_seeds,
+    near_edge,
+    sample,
+    split_trials,
+    tune_groups,
+)
 
 
 def toy_run(params, rng):
@@ -26,7 +40,8 @@ TOY = bench.Experiment(
     name="tuned_toy", description="a tuned toy for the tests", run=toy_run, plot=lambda records: {},
     grid={"arm": [1, 2], "trials": [8]}, datasets=("moons",), seeds=3,
     tuning=Tuning(lambda point: {"x": Range(0.0, 1.0)}, metric="val_score", params=("x",)),
-    params={"arm": Int("an arm", 1, 10), "trials": Int("trials", 1, 100), "x": Float("tuned", 0, 1)},
+    params={"arm": Int("an arm", 1, 10), "trials": Int("trials", 1, 100), "studies": Int("studies", 1, 5),
+            "x": Float("tuned", 0, 1)},
 )
 
 
@@ -157,8 +172,33 @@ def test_trials_are_pinned_across_versions_and_the_order_of_a_points_keys():
     assert sample(SPACE, {"optimizer": "momentum", "width": np.int64(3)}, 1, 0) == [{"lr": 0.02196, "momentum": 0.7767}]
 
 
-def test_the_number_of_trials_is_one_value_and_one_by_default():
-    assert split_trials({"lr": [0.1, 0.2]}) == ({"lr": [0.1, 0.2]}, 1)
-    assert split_trials({"lr": [0.1], "trials": [20]}) == ({"lr": [0.1]}, 20)
-    with pytest.raises(bench.UserError, match=r"^trials takes one value \(the number of trials per setting\), got 2$"):
+def test_the_numbers_of_trials_and_studies_are_one_value_each_and_one_by_default():
+    assert split_trials({"lr": [0.1, 0.2]}) == ({"lr": [0.1, 0.2]}, 1, 1)
+    assert split_trials({"lr": [0.1], "trials": [20], "studies": [3]}) == ({"lr": [0.1]}, 20, 3)
+    with pytest.raises(bench.UserError,
+                       match=r"^trials takes one value \(the number of trials per searched dimension\), got 2$"):
         split_trials({"trials": [10, 20]})
+    with pytest.raises(bench.UserError, match=r"^studies takes one value \(the number of independent tuning "
+                                              r"studies\), got 2$"):
+        split_trials({"studies": [1, 2]})
+
+
+def test_trials_scale_with_the_space_and_each_study_has_its_own_trials_and_seeds():
+    groups = tune_groups(SPACE, [{"optimizer": "momentum"}, {"optimizer": "sgd", "momentum": 0.9}], 3, 0, 2)
+    assert [len(g) for g in groups] == [6, 6, 3, 3]  # 3 per searched dimension: momentum is fixed for sgd
+    assert [g[0][STUDY] for g in groups] == [0, 1, 0, 1] and {p[STAGE] for g in groups for p in g} == {TUNE}
+    assert [p[TRIAL] for p in groups[1]] == list(range(6))
+    assert [{k: p[k] for k in ("lr", "momentum")} for p in groups[0]] == sample(SPACE, {"optimizer": "momentum"}, 6, 0)
+    assert {p["lr"] for p in groups[0]}.isdisjoint({p["lr"] for p in groups[1]})  # another sequence
+    assert sample(SPACE, {"optimizer": "momentum"}, 3, 0, study=1) == [
+        {k: p[k] for k in ("lr", "momentum")} for p in groups[1][:3]]
+    assert list(final_seeds(0, 5)) == [0, 1, 2, 3, 4] and list(final_seeds(2, 5)) == [10, 11, 12, 13, 14]
+
+
+def test_a_chosen_value_near_its_ranges_edge_is_named():
+    # lr's range spans three decades (log): 10% of it is 0.3 decades from either end.
+    assert near_edge(SPACE, {}, {"lr": 1e-3 * 10 ** 0.29, "momentum": 0.745}) == ["lr"]
+    assert near_edge(SPACE, {}, {"lr": 1e-3 * 10 ** 0.31, "momentum": 0.99 - 0.048}) == ["momentum"]
+    assert near_edge(SPACE, {}, {"lr": 0.6, "momentum": 0.9}) == ["lr"]  # 0.22 decades below 1
+    assert near_edge(SPACE, {}, {"lr": 0.03, "momentum": 0.7}) == []
+    assert near_edge(SPACE, {"momentum": 0.5}, {"lr": 0.03, "momentum": 0.5}) == []  # fixed, not searched

@@ -78,11 +78,9 @@ def test_in_a_browser_the_charts_render_and_answer(results, browser):
     Select(browser.find_element("id", "run-b")).select_by_visible_text("fast")
     wait_for(browser, lambda: marks(browser, "#compare-chart"))
     rows = browser.find_elements("css selector", "#compare-table tr[data-mark]")
-    table = compare_runs(str(results / "toy/slow"), str(results / "toy/fast"), directions=TOY.metrics).table
+    table = compare_runs(str(results / "toy/slow"), str(results / "toy/fast"), metrics=TOY.metrics).table
     assert len(rows) == len(table)
-    expected = ["regression" if r else ("significant" if s else "no difference")
-                for r, s in zip(table["regression"], table["significant"])]
-    assert [r.get_attribute("data-mark") for r in rows] == expected
+    assert [r.get_attribute("data-mark") for r in rows] == table["verdict"].tolist()
 
     # Planted markup in a manifest is shown as text and runs nothing.
     assert browser.execute_script("return window.pwned === undefined")

@@ -5,8 +5,10 @@ import os
 import signal
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import bench
 from bench import registry
@@ -47,8 +49,10 @@ def test_tidy_tables_summary_and_manifest(tmp_path):
     acc = s[(s["metric"] == "accuracy") & (s["lr"] == 0.5)].iloc[0]
     finals = r[(r["metric"] == "accuracy") & (r["lr"] == 0.5)]["value"]
     assert acc["n"] == 3 and acc["mean"] == pytest.approx(finals.mean())
-    # The bootstrap interval lies inside the seeds' range, so inside the metric's range.
-    assert finals.min() == acc["min"] <= acc["ci95_boot_low"] <= acc["mean"] <= acc["ci95_boot_high"] <= acc["max"]
+    # Student's t interval of the mean of three seeds.
+    half = stats.t.ppf(0.975, 2) * finals.std() / np.sqrt(3)
+    assert (acc["ci95_low"], acc["ci95_high"]) == (pytest.approx(acc["mean"] - half), pytest.approx(acc["mean"] + half))
+    assert finals.min() == acc["min"] <= acc["mean"] <= acc["max"]
     assert 0 <= acc["min"] and acc["max"] <= 1
     assert (result.path / "summary.csv").read_text().startswith("lr,hidden,steps,mode,sleep,dataset,metric,mean")
     manifest = json.loads((result.path / "manifest.json").read_text())
@@ -206,8 +210,11 @@ def test_list_report_html_and_compare(tmp_path):
     assert html.returncode == 0 and 'id="nnbench-data"' in page and "toy/moons-quick/figures/loss.png" in page
     assert run_cli("run", "toy", "--quick", "--run", "other", "--root-seed", "3", cwd=tmp_path).returncode == 0
     cmp = run_cli("compare", "toy/moons-quick", "toy/other", "--fail-on-regression", cwd=tmp_path)
-    # One seed a side: nothing can be called significant, whatever the numbers.
-    assert cmp.returncode == 0 and "0 significant differences, 0 regressions" in cmp.stdout
+    # One seed a side: nothing is shown changed or equivalent, whatever the numbers.
+    last = cmp.stdout.splitlines()[-1]
+    assert cmp.returncode == 0 and last.startswith("0 regression, 0 improvement, 0 different, 0 equivalent, ")
+    check = run_cli("compare", "toy/moons-quick", "toy/other", "--fail-on-inconclusive", cwd=tmp_path)
+    assert check.returncode == 1 and check.stdout.splitlines()[-1] == last
 
 
 def test_a_grid_that_would_drop_stored_cells_is_refused(tmp_path):
