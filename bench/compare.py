@@ -34,6 +34,8 @@ from bench.store import RunStore, resolve_run_dir, results_root
 MIN_EFFECT = 0.01  # a metric without a declared margin: differences within 1% of run A's mean do not matter
 METHOD = ("Welch t-test per setting and metric and two one-sided tests within the margin, each family "
           "Benjamini-Hochberg adjusted")
+
+
 @dataclass
 class Comparison:
     table: object  # DataFrame: one row per matched (setting, metric)

@@ -211,3 +211,14 @@ def test_collect_lists_a_damaged_run_and_fails_only_when_every_run_is(results, t
     with pytest.raises(UserError) as one:
         explorer.collect(root, run="slow")
     assert "more damaged" not in str(one.value)
+
+
+def test_curves_cut_their_band_at_the_metrics_range_and_leave_a_diverged_seed_out_of_the_mean():
+    rows = [(f"c{s}", s, 0.1, "relu", 0, "acc", v) for s, v in enumerate([0.9, 0.95, 1.0, 0.99, 0.97])]
+    rows += [("c5", 5, 0.1, "relu", 0, "acc", 0.1), ("c5", 5, 0.1, "relu", 1, "diverged_at", 1.0)]
+    _, series = explorer.curves(_tidy(rows), {"acc": (0.0, 1.0)})
+    acc = next(s for s in series if s["metric"] == "acc")
+    assert acc["mean"] == [pytest.approx(0.962)] and acc["high"] == [1.0] and acc["low"][0] < 0.962
+    assert acc["seeds"]["5"] == [0.1]  # drawn, but not averaged
+    _, unbounded = explorer.curves(_tidy(rows))
+    assert next(s for s in unbounded if s["metric"] == "acc")["high"][0] > 1.0

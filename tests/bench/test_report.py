@@ -136,3 +136,21 @@ def test_rebuild_redraws_a_run_and_refuses_another_versions(tmp_path, monkeypatc
     with pytest.raises(UserError, match=r"made by version 1 of toy, whose tables this version \(2\) cannot draw: "
                                         r"run it again with --force$"):
         rebuild("toy", "r1", tmp_path)
+
+
+def test_rebuild_writes_the_summary_again_and_keeps_the_run_up_to_date(tmp_path):
+    """A run stored by an older nnbench (its summary has the bootstrap's columns) gets today's summary,
+    and a rerun of the same command still finds nothing to do."""
+    import pandas as pd
+
+    import bench
+    from bench.store import RunStore
+
+    first = bench.run("toy", seeds=3, results_dir=tmp_path, progress=False, jobs=1, run="r1",
+                      overrides={"steps": [3]}, figures=False)
+    store = RunStore(first.path)
+    old = first.summary.rename(columns={"ci95_low": "ci95_boot_low", "ci95_high": "ci95_boot_high"})
+    store.write_summary(old)
+    rebuild("toy", "r1", tmp_path)
+    pd.testing.assert_frame_equal(store.read_summary(), first.summary)
+    assert store.up_to_date(list(store.read_manifest()["cells"]), figures=False)
