@@ -29,6 +29,8 @@ def test_compare_summaries_table_by_hand():
     # The loss has no declared margin (1% of a's mean), the accuracy its own, the gap 1% of a's mean.
     np.testing.assert_allclose(table["margin"], [0.005, 0.01, 0.001], rtol=1e-12)
     assert list(table["n_a"]) == [5] * 3 and list(table["n_b"]) == [4] * 3
+    strict = compare_summaries(a, b, {"loss": LOSS, "accuracy": ACCURACY}, alpha=0.01).table
+    np.testing.assert_allclose(strict["detectable"], (stats.t.ppf(0.995, dof) + stats.t.ppf(0.8, dof)) * se, rtol=1e-9)
     # Worse loss and worse accuracy are regressions; the gap has no direction, so it is only different.
     assert table["verdict"].tolist() == ["regression", "regression", "different"]
     assert result.differs == {} and result.only_a.empty and result.only_b.empty
@@ -143,6 +145,7 @@ def test_compare_says_nothing_to_numpy_warnings():
         one = compare_summaries(summary_frame([0.5], stds=np.nan, n=1), summary_frame([0.6], stds=np.nan, n=1))
     # No spread on either side: the difference is exact, judged against the margin.
     assert result.table["verdict"].tolist() == ["regression", "equivalent"] and result.table["p"].tolist() == [0, 1]
+    assert result.table["detectable"].tolist() == [0, 0]  # an exact difference: any would be seen
     assert one.table["verdict"].tolist() == ["inconclusive"] and one.table["p"].isna().all()
 
 def simulated_summaries(rng, n_comparisons, settings=6, seeds=3):
