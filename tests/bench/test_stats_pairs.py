@@ -68,6 +68,12 @@ def test_equivalence_is_schuirmanns_two_one_sided_tests():
     assert p == pytest.approx(max(lower, upper), rel=1e-10) and p < ALPHA
     assert equivalence(diff, se, dof, 0.001) > 0.4  # a margin narrower than the seeds can resolve
     assert np.isnan(equivalence(0.1, np.nan, np.nan, 0.01))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 where an exact difference sits on the margin's far side
+        assert equivalence(-0.01, 0.0, np.nan, 0.01) == 1.0  # exactly at the margin: not within it
+        assert equivalence(0.01, 0.0, np.nan, 0.01) == 1.0
 
 
 def test_the_detectable_difference_is_found_80_percent_of_the_time():
@@ -93,6 +99,9 @@ def test_verdicts_by_hand():
     assert out.tolist() == [REGRESSION, IMPROVEMENT, DIFFERENT, EQUIVALENT, EQUIVALENT, INCONCLUSIVE, INCONCLUSIVE]
     assert verdicts([0.05], [0.05], [1.0], [0.01], ["min"]).tolist() == [INCONCLUSIVE]  # p at alpha is not below it
     assert verdicts([0.01], [0.001], [1.0], [0.01], ["min"]).tolist() == [INCONCLUSIVE]  # at the margin
+    assert verdicts([-0.05, 0.05], [0.001, 0.001], [1.0, 1.0], [0.01, 0.01], ["min", "min"]).tolist() == [
+        IMPROVEMENT, REGRESSION]  # lower is better
+    assert verdicts([0.0], [1.0], [ALPHA], [0.01], ["max"]).tolist() == [INCONCLUSIVE]  # p at alpha is not below it
 
 
 def _seed_only(rng, comparisons, settings=6, seeds=3):

@@ -162,3 +162,31 @@ def test_the_interval_of_the_probability_of_improvement():
         low, high = improvement_interval(x, y, n_resamples=500, seed=t)
         hits += low <= stats.norm.cdf(0.5 / np.sqrt(2)) <= high
     assert hits / 300 >= 0.92
+
+
+def test_the_improvement_interval_is_the_percentile_interval_of_its_seeded_resamples():
+    """Resampled as documented: x's widened runs first, then y's, from one Generator seeded `seed`;
+    the interval is the percentiles at (1 - level)/2 and (1 + level)/2 of the resampled P(X > Y)."""
+    rng = np.random.default_rng(8)
+    x_groups = [rng.normal(1.0, 1, 5), rng.normal(0.0, 1, 4)]
+    y_groups = [rng.normal(0.5, 1, 3), rng.normal(0.2, 1, 6)]
+
+    def widened(g):
+        return g.mean() + (g - g.mean()) * np.sqrt(len(g) / (len(g) - 1))
+
+    draws = np.random.default_rng(3)
+    xs = [widened(g)[draws.integers(0, len(g), (500, len(g)))] for g in x_groups]
+    ys = [widened(g)[draws.integers(0, len(g), (500, len(g)))] for g in y_groups]
+    resampled = np.mean([np.mean((x[:, :, None] > y[:, None, :]) + 0.5 * (x[:, :, None] == y[:, None, :]), axis=(1, 2))
+                         for x, y in zip(xs, ys)], axis=0)
+    expected = np.percentile(resampled, [5, 95])
+    got = improvement_interval(x_groups, y_groups, level=0.9, n_resamples=500, seed=3)
+    assert got == pytest.approx(tuple(expected), rel=1e-12)
+    default = improvement_interval(x_groups, y_groups)
+    assert default == improvement_interval(x_groups, y_groups, 0.95, 2000, 0) != improvement_interval(
+        x_groups, y_groups, seed=1)
+
+
+def test_the_pooled_iqm_keeps_a_bootstraps_leading_axis():
+    draws = [np.array([[0.0, 1.0, 2.0], [4.0, 5.0, 6.0]]), np.array([[3.0], [7.0]])]
+    assert pooled_iqm(draws).tolist() == [1.5, 5.5]  # per row: the middle two of four
