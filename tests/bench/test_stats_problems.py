@@ -190,3 +190,20 @@ def test_the_improvement_interval_is_the_percentile_interval_of_its_seeded_resam
 def test_the_pooled_iqm_keeps_a_bootstraps_leading_axis():
     draws = [np.array([[0.0, 1.0, 2.0], [4.0, 5.0, 6.0]]), np.array([[3.0], [7.0]])]
     assert pooled_iqm(draws).tolist() == [1.5, 5.5]  # per row: the middle two of four
+
+
+def test_the_interval_across_problems_is_t_times_the_seeded_bootstraps_standard_error():
+    """As documented: each problem's runs widened by sqrt(n/(n-1)) (a single run as it is), resampled
+    from one Generator seeded `seed`, the statistic's standard error (ddof 1) times t with the
+    Welch-Satterthwaite degrees of freedom of the problems that vary."""
+    groups = [np.array([0.6, 0.7, 0.9]), np.array([0.2, 0.5]), np.array([0.4])]
+    draws = np.random.default_rng(5)
+    widened = [g.mean() + (g - g.mean()) * np.sqrt(len(g) / (len(g) - 1)) if len(g) > 1 else g for g in groups]
+    resampled = [w[draws.integers(0, len(w), (300, len(w)))] for w in widened]
+    se = np.std(problem_mean(resampled), ddof=1)
+    var = np.array([np.var(groups[0], ddof=1) / 3, np.var(groups[1], ddof=1) / 2])
+    dof = var.sum() ** 2 / (var[0] ** 2 / 2 + var[1] ** 2 / 1)
+    half = stats.t.ppf(0.9, dof) * se
+    estimate = problem_mean(groups)
+    low, high = stratified_interval(groups, problem_mean, level=0.8, n_resamples=300, seed=5)
+    assert (low, high) == (pytest.approx(estimate - half, rel=1e-12), pytest.approx(estimate + half, rel=1e-12))
