@@ -57,3 +57,13 @@ def fake_records(levels, seeds, steps=12, extra=None, metric="loss"):
                 rows.append({"experiment": "x", "cell_id": cell, "seed": seed, **params, **(extra or {}),
                              "dataset": "moons", "step": step, "epoch": step / 4, "metric": metric, "value": v})
     return pd.DataFrame(rows)
+
+
+def seed_only_runs(rng, comparisons, settings=6, seeds=3):
+    """Two runs of identical settings with different seeds, as (a, b) of shape (comparisons, settings,
+    2 metrics, seeds): true means 0.3 and 0.9, seed-to-seed sd 0.02."""
+    shape = (comparisons, settings, 2, seeds)
+    truth = np.stack([np.full(settings, 0.3), np.full(settings, 0.9)], axis=-1)[None, :, :, None]
+    a = truth + 0.02 * rng.standard_normal(shape)
+    b = truth + 0.02 * rng.standard_normal(shape)
+    return a, b

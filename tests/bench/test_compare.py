@@ -8,7 +8,7 @@ from scipy import stats
 from bench.compare import METHOD, compare_runs, compare_summaries, format_comparison, margins, resolve
 from bench.records import ACCURACY, LOSS, Metric
 from bench.stats.pairs import ALPHA
-from tests.bench.conftest import one_line, stored_run, summary_frame
+from tests.bench.conftest import one_line, seed_only_runs, stored_run, summary_frame
 from tests.toy_experiment import EXPERIMENT as TOY
 
 
@@ -148,20 +148,11 @@ def test_compare_says_nothing_to_numpy_warnings():
     assert result.table["detectable"].tolist() == [0, 0]  # an exact difference: any would be seen
     assert one.table["verdict"].tolist() == ["inconclusive"] and one.table["p"].isna().all()
 
-def simulated_summaries(rng, n_comparisons, settings=6, seeds=3):
-    """Two runs of identical settings with different seeds: per comparison, six settings x two metrics."""
-    shape = (n_comparisons, settings, 2, seeds)
-    truth = np.stack([np.full(settings, 0.3), np.full(settings, 0.9)], axis=-1)[None, :, :, None]
-    a = truth + 0.02 * rng.standard_normal(shape)
-    b = truth + 0.02 * rng.standard_normal(shape)
-    return a, b
-
-
 @pytest.mark.slow  # 400 comparisons through pandas
 def test_compare_summaries_false_alarm_rate_end_to_end():
     """The same property through compare_summaries on DataFrames, as `compare` builds them."""
     rng = np.random.default_rng(3)
-    a, b = simulated_summaries(rng, 400)
+    a, b = seed_only_runs(rng, 400)
 
     def frame(x):
         return pd.DataFrame({"lr": np.repeat(np.arange(6) / 10, 2), "metric": ["loss", "acc"] * 6,

@@ -18,6 +18,7 @@ from bench.stats.pairs import (
     verdicts,
     welch,
 )
+from tests.bench.conftest import seed_only_runs
 
 
 def test_welch_statistics_by_the_welch_satterthwaite_formula():
@@ -104,18 +105,11 @@ def test_verdicts_by_hand():
     assert verdicts([0.0], [1.0], [ALPHA], [0.01], ["max"]).tolist() == [INCONCLUSIVE]  # p at alpha is not below it
 
 
-def _seed_only(rng, comparisons, settings=6, seeds=3):
-    """Two runs of identical settings, other seeds: per comparison, six settings x two metrics."""
-    shape = (comparisons, settings, 2, seeds)
-    truth = np.stack([np.full(settings, 0.3), np.full(settings, 0.9)], axis=-1)[None, :, :, None]
-    return truth + 0.02 * rng.standard_normal(shape), truth + 0.02 * rng.standard_normal(shape)
-
-
 @pytest.mark.slow  # 20,000 simulated comparisons
 def test_seed_only_differences_raise_false_alarms_at_most_alpha():
     """20,000 simulated comparisons of 12 tests each, with no true difference: uncorrected, about 40% of
     comparisons would flag something; with Benjamini-Hochberg, at most alpha do (margin 0)."""
-    a, b = _seed_only(np.random.default_rng(2), 20_000)
+    a, b = seed_only_runs(np.random.default_rng(2), 20_000)
     diff, _, _, p = welch(a.mean(-1), a.std(-1, ddof=1), 3, b.mean(-1), b.std(-1, ddof=1), 3)
     p, diff = p.reshape(len(p), -1), diff.reshape(len(p), -1)
     assert np.mean((p < ALPHA).any(axis=1)) > 0.3  # the problem is real in this setting
